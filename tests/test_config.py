@@ -1,0 +1,75 @@
+"""Config -> code: every option of every group composes and builds, YAML keys are constructor arguments."""
+
+import inspect
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from hydra.utils import get_class, instantiate
+from omegaconf import OmegaConf
+
+from mlp_template.model import MLP
+from mlp_template.module import Classifier
+from mlp_template.training import plain
+from tests.conftest import ROOT, compose_config
+
+GROUPS = {group.name: sorted(p.stem for p in group.glob("*.yaml")) for group in (ROOT / "conf").iterdir()
+          if group.is_dir()}
+OPTIONS = [(group, option) for group, options in GROUPS.items() for option in options]
+
+
+def test_the_promised_options_exist() -> None:
+    for group, options in {"data": ["digits", "fashion_mnist", "mnist"], "optimizer": ["adam", "adamw", "sgd"],
+                           "scheduler": ["cosine", "none", "step"], "trainer": ["cpu", "default", "gpu"],
+                           "logger": ["csv", "tensorboard"], "debug": ["fast", "overfit"]}.items():
+        assert set(options) <= set(GROUPS[group]), group
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS)
+def test_every_option_composes_and_builds(tmp_path, group: str, option: str) -> None:
+    cfg = compose_config(tmp_path, f"{group}={option}")
+    data = instantiate(cfg.data)
+    module = Classifier(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer),
+                        plain(cfg.scheduler))
+    optimizers = module.configure_optimizers()
+    optimizer = optimizers["optimizer"] if isinstance(optimizers, dict) else optimizers
+    assert optimizer.param_groups[0]["lr"] == cfg.lr
+    assert type(optimizer).__name__ == cfg.optimizer._target_.rsplit(".", 1)[-1]
+    assert [type(instantiate(c)).__name__ for c in cfg.callbacks.values()]  # each callback builds
+    assert type(instantiate(cfg.logger)).__name__ == cfg.logger._target_.rsplit(".", 1)[-1]
+    if cfg.trainer.accelerator != "gpu":  # no GPU here; its config is still checked for keys below
+        assert instantiate(cfg.trainer).max_epochs == cfg.epochs
+
+
+def test_lr_on_the_command_line_is_the_optimizers_lr(tmp_path) -> None:
+    for optimizer in GROUPS["optimizer"]:
+        cfg = compose_config(tmp_path, f"optimizer={optimizer}", "lr=0.0123")
+        module = Classifier(64, 10, plain(cfg.model), plain(cfg.optimizer))
+        assert module.configure_optimizers().param_groups[0]["lr"] == 0.0123
+
+
+def keys(node) -> set[str]:
+    return {k for k in OmegaConf.to_container(node) if k not in ("_target_", "defaults")}
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS)
+def test_yaml_keys_are_the_constructors_arguments(tmp_path, group: str, option: str) -> None:
+    cfg = compose_config(tmp_path, f"{group}={option}")
+    if group in ("experiment", "debug"):  # global presets, not one constructor
+        return
+    nodes = cfg[group].values() if group == "callbacks" else [cfg[group]]
+    for node in nodes:
+        if node is None:  # scheduler=none
+            continue
+        target = MLP if group == "model" else get_class(node._target_)
+        parameters = set(inspect.signature(target).parameters)
+        for cls in getattr(target, "__mro__", [])[1:]:  # subclasses pass **kwargs on to their base
+            if "kwargs" in parameters and "__init__" in vars(cls):
+                parameters |= set(inspect.signature(cls).parameters)
+        assert keys(node) <= parameters, f"{group}/{option}: {keys(node) - parameters}"
+
+
+def test_typos_fail_with_hydras_error(tmp_path) -> None:
+    with pytest.raises(ConfigCompositionException, match="lr_typo"):
+        compose_config(tmp_path, "lr_typo=0.1")
+    with pytest.raises(ConfigCompositionException, match="hiden_sizes"):
+        compose_config(tmp_path, "model.hiden_sizes=[8]")
