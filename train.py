@@ -6,7 +6,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from mlp_template.data import DatasetNotFoundError
+from mlp_template.errors import UserError
 from mlp_template.training import train
 
 
@@ -14,7 +14,7 @@ from mlp_template.training import train
 def main(cfg: DictConfig) -> float:
     try:
         metrics = train(cfg)
-    except DatasetNotFoundError as e:  # a user's mistake: one line, no traceback (HYDRA_FULL_ERROR=1 shows it)
+    except UserError as e:  # the user's to fix: one line, no traceback (HYDRA_FULL_ERROR=1 shows it)
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         sys.exit(f"error: {e}")

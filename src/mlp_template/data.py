@@ -14,10 +14,12 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler, Sampler, TensorDataset
 
+from mlp_template.errors import UserError
+
 Split = tuple[Tensor, Tensor]  # (images, labels)
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(UserError, FileNotFoundError):
     """The files of a dataset that needs a download are not where the config says."""
 
 

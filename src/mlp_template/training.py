@@ -56,6 +56,7 @@ def log_hyperparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, floa
             logger.log_hyperparams(params, {f"hp/{name}": value for name, value in metrics.items()})
         else:
             logger.log_hyperparams(params)
+        logger.finalize("success")  # flush now: trainer.test already closed the writer this call reopened
 
 
 def report(trainer: L.Trainer, metrics: dict[str, float]) -> None:
