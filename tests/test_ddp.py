@@ -46,7 +46,9 @@ def test_ddp_on_two_processes_shards_every_epoch_and_reduces_the_metrics(tmp_pat
     [metrics] = checker.validate(module, datamodule=data, verbose=False)
     assert metrics["val/acc"] == pytest.approx(ddp_val_acc, abs=1e-6)
 
-    # And it learns as much as one process taking the same steps.
+    # And it learns exactly what one process learns from batches of 32: each rank's batch k is every other
+    # example of the same 32 (the sampler interleaves the shuffled order) and DDP averages the two gradients, so
+    # every step is the same step, up to the order of float additions.
     ddp = json.loads((run_dir / "metrics.json").read_text())
     single = train(compose_config(tmp_path / "single", "batch_size=32", *DATA))
-    assert ddp["test/acc"] > 0.75 and abs(ddp["test/acc"] - single["test/acc"]) < 0.05, (ddp, single)
+    assert ddp["test/acc"] > 0.75 and ddp == pytest.approx(single, abs=1e-3)
