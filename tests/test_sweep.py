@@ -36,12 +36,13 @@ def multirun(sweep_dir: Path, *overrides: str) -> list[str]:
 def test_multirun_names_each_run_by_its_overrides_and_ranks_them(tmp_path) -> None:
     # joblib: the two jobs run side by side in worker processes, and still end in one summary.
     command = multirun(tmp_path, "lr=0.02,0.2", "debug=fast", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
     runs = {name: tmp_path / name for name in ("debug=fast,lr=0.02", "debug=fast,lr=0.2")}
     assert {path.name for path in tmp_path.iterdir() if path.is_dir()} == set(runs)
     writers = {event.name.split(".")[-2] for path in runs.values() for event in path.glob("events.out.tfevents.*")}
-    assert len(writers) == 2  # two worker processes, one per job
+    assert writers and str(process.pid) not in writers  # event files carry their writer's pid: joblib workers'
 
     with open(tmp_path / "summary.csv") as f:
         rows = list(csv.DictReader(f))
@@ -51,7 +52,7 @@ def test_multirun_names_each_run_by_its_overrides_and_ranks_them(tmp_path) -> No
         assert int(row["rank"]) == rank and float(row["val/acc"]) == metrics["val/acc"]
         assert float(row["test/acc"]) == read_scalars(runs[row["run"]])["hp/test/acc"][0][1]  # the HPARAMS tab
         assert set(row["overrides"].split()) == {"debug=fast", row["run"].split(",")[1]}
-    printed = result.stdout.split("sweep summary, best val/acc first")[1].splitlines()
+    printed = stdout.split("sweep summary, best val/acc first")[1].splitlines()
     assert [line.split()[-1] for line in printed[2:4]] == [row["run"] for row in rows]
 
 
@@ -119,12 +120,13 @@ def test_slurm_launcher_asks_for_one_task_per_ddp_process(tmp_path, monkeypatch)
         launcher = Plugins.instance().instantiate_launcher(hydra_context=context, task_function=main, config=cfg)
         launcher.launch([["lr=0.01"]], initial_job_idx=0)
     [executor] = submitted
+    # submitit's own (private) rendering of the sbatch file it would submit for these parameters.
     sbatch = executor._executor._make_submission_file_text("python -u -m submitit.core._submit", "0")
     for line in ("--nodes=2", "--ntasks-per-node=4", "--gpus-per-node=4", "--partition=gpu", "--cpus-per-task=4"):
         assert f"#SBATCH {line}\n" in sbatch
 
 
-def test_a_local_multirun_of_ddp_jobs_stops_with_one_line(tmp_path) -> None:
+def test_ddp_jobs_in_a_local_multirun_are_refused_before_training() -> None:
     ddp = L.Trainer(strategy="ddp", accelerator="cpu", devices=2, logger=False)
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         HydraConfig.instance().set_config(compose("train", ["hydra.mode=MULTIRUN"], return_hydra_config=True))

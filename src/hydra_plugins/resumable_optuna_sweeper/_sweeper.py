@@ -22,16 +22,18 @@ class ResumableOptunaSweeper(OptunaSweeper):
         from optuna.trial import TrialState
 
         search = self.sweeper  # the plugin's implementation, which runs the search loop
+        if search.storage is None:  # an in-memory study: nothing to continue
+            return super().sweep(arguments)
         if str(search.storage).startswith("sqlite:///"):  # SQLite creates the file, not its folder
             Path(str(search.storage).removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
             study = optuna.load_study(study_name=search.study_name, storage=search.storage)
-        except (KeyError, ValueError):  # no such study yet (KeyError), or no storage at all (ValueError)
+        except KeyError:  # no such study yet: a first run
             return super().sweep(arguments)
         # One sweep per study at a time, so a trial still RUNNING now was cut off when the last sweep died.
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             study.tell(trial.number, state=TrialState.FAIL)
-            log.warning(f"Trial {trial.number} was interrupted by the last sweep's end: marked FAIL")
+            log.warning(f"Trial {trial.number} was cut off when the last sweep stopped: marked FAIL")
         completed = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         log.info(f"Study {study.study_name} holds {completed} completed trials of {search.n_trials}")
         search.n_trials = max(search.n_trials - completed, 0)
