@@ -19,8 +19,10 @@ OPTIONS = [(group, option) for group, options in GROUPS.items() for option in op
 
 def test_the_promised_options_exist() -> None:
     for group, options in {"data": ["digits", "fashion_mnist", "mnist"], "optimizer": ["adam", "adamw", "sgd"],
-                           "scheduler": ["cosine", "none", "step"], "trainer": ["cpu", "default", "gpu"],
-                           "logger": ["csv", "tensorboard"], "debug": ["fast", "overfit"]}.items():
+                           "scheduler": ["cosine", "none", "step"],
+                           "trainer": ["cpu", "ddp", "ddp_gpu", "default", "gpu"],
+                           "logger": ["csv", "tensorboard"], "debug": ["fast", "overfit"],
+                           "hparams_search": ["optuna"]}.items():
         assert set(options) <= set(GROUPS[group]), group
 
 
@@ -54,7 +56,7 @@ def keys(node) -> set[str]:
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
 def test_yaml_keys_are_the_constructors_arguments(tmp_path, group: str, option: str) -> None:
     cfg = compose_config(tmp_path, f"{group}={option}")
-    if group in ("experiment", "debug"):  # global presets, not one constructor
+    if group in ("experiment", "debug", "hparams_search", "hydra"):  # global presets, not one constructor
         return
     nodes = cfg[group].values() if group == "callbacks" else [cfg[group]]
     for node in nodes:

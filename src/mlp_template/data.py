@@ -11,6 +11,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler, Sampler, TensorDataset
 
@@ -95,7 +96,10 @@ class InMemoryDataModule(L.LightningDataModule):
         """This process's shard of ``split``, cut into batches of ``batch_size``."""
         dataset = self.splits[split]
         world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
-        order = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=self.seed)
+        # Training shards are padded to one length, as every DDP rank must take the same number of gradient steps;
+        # val/test shards are not, so each example counts exactly once in the metrics reduced across ranks.
+        shard = DistributedSampler if split == "train" else UnrepeatedDistributedSampler
+        order = shard(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=self.seed)
         # batch_size=None: each index tensor from the sampler fetches a whole batch with one tensor lookup.
         return DataLoader(dataset, sampler=BatchIndices(order, self.batch_size), batch_size=None)
 

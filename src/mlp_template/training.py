@@ -1,5 +1,6 @@
 """One training run, from a composed config to a tested checkpoint: data, network, training loop, logs."""
 
+import json
 from pathlib import Path
 
 import lightning as L
@@ -9,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlp_template.data import InMemoryDataModule
 from mlp_template.module import Classifier
+from mlp_template.sweep import refuse_local_ddp_in_multirun
 
 
 def plain(node: DictConfig | None) -> dict | None:
@@ -29,6 +31,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     )
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values()]
     trainer: L.Trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks)
+    refuse_local_ddp_in_multirun(trainer)
     trainer.fit(module, datamodule=datamodule)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
     trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
@@ -61,9 +64,10 @@ def log_hyperparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, floa
 
 def report(trainer: L.Trainer, metrics: dict[str, float]) -> None:
     """Tell the person at the terminal what came out and where to look."""
+    run_dir = Path(trainer.log_dir or trainer.default_root_dir).resolve()  # every DDP rank: log_dir is a broadcast
     if not trainer.is_global_zero:
         return
-    run_dir = Path(trainer.log_dir or trainer.default_root_dir).resolve()
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))  # what a sweep's summary table reads
     print("\n" + "  ".join(f"{name} {metrics[name]:.4f}" for name in ("test/acc", "val/acc", "train/loss")))
     print(f"best checkpoint: {trainer.checkpoint_callback.best_model_path}")
     print(f"logs and checkpoints: {run_dir}")

@@ -1,0 +1,98 @@
+"""Many runs compared: after ``python train.py -m ...``, each job's final metrics side by side, best first.
+
+Hydra calls ``SweepSummary.on_multirun_end`` once every job has returned, in the process that launched them
+(whichever launcher ran the jobs); each job left its final metrics in ``metrics.json`` in its own folder.
+Hydra's callbacks: https://hydra.cc/docs/experimental/callbacks/
+"""
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from lightning import Trainer
+from omegaconf import DictConfig, OmegaConf
+
+from mlp_template.errors import UserError
+
+METRICS = ("val/loss", "val/acc", "test/acc")  # the columns of the summary, after the metric the sweep ranks by
+
+
+@dataclass
+class Job:
+    """One job of a multirun: its folder (also its TensorBoard run), overrides and final metrics."""
+
+    run: str
+    overrides: list[str]
+    metrics: dict[str, float]  # empty when the job was cut off before it finished
+
+    @classmethod
+    def read(cls, sweep_dir: Path, folder: Path) -> "Job":
+        metrics_file = folder / "metrics.json"
+        return cls(
+            run=str(folder.relative_to(sweep_dir)),
+            overrides=list(OmegaConf.load(folder / ".hydra" / "overrides.yaml")),
+            metrics=json.loads(metrics_file.read_text()) if metrics_file.exists() else {},
+        )
+
+
+class SweepSummary(Callback):
+    """Prints a multirun's jobs ranked by ``metric`` and writes them to ``summary.csv`` in the multirun folder."""
+
+    def __init__(self, metric: str, direction: str) -> None:
+        self.metric, self.direction = metric, direction
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        jobs = [Job.read(sweep_dir, path.parent.parent) for path in sweep_dir.rglob(".hydra/overrides.yaml")]
+        jobs.sort(key=self.rank_key)
+        columns = [self.metric, *(name for name in METRICS if name != self.metric)]
+        with open(sweep_dir / "summary.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["rank", "run", *columns, "overrides"])
+            for rank, job in enumerate(jobs, start=1):
+                values = [job.metrics.get(name, "") for name in columns]
+                writer.writerow([rank if self.metric in job.metrics else "", job.run, *values, " ".join(job.overrides)])
+        print(f"\nsweep summary, best {self.metric} first ({self.direction}): {sweep_dir / 'summary.csv'}")
+        print(table(jobs, columns))
+        print(f"see the curves: tensorboard --logdir {sweep_dir}")
+
+    def rank_key(self, job: Job) -> tuple[bool, float]:
+        """Jobs with a result first, best first; jobs cut off before writing their metrics last."""
+        value = job.metrics.get(self.metric, math.nan)
+        return math.isnan(value), -value if self.direction == "maximize" else value
+
+
+def table(jobs: list[Job], columns: list[str]) -> str:
+    """Jobs as aligned text rows, with the overrides their run name does not show; those of every job once below."""
+    shared = set.intersection(*(set(job.overrides) for job in jobs)) if jobs else set()
+    lines = ["  ".join(f"{name:>9}" for name in columns) + "  run"]
+    for job in jobs:
+        cells = [f"{job.metrics[name]:9.4f}" if name in job.metrics else f"{'-':>9}" for name in columns]
+        # A run name is Hydra's override_dirname, "key=value,key=value"; trial_<n> names show no overrides.
+        unnamed = [o for o in job.overrides if o not in shared and f",{o}," not in f",{job.run},"]
+        lines.append("  ".join(cells) + f"  {job.run}" + (f"  [{' '.join(unnamed)}]" if unnamed else "")
+                     + ("" if job.metrics else "  (no metrics.json: cut off or failed)"))
+    if shared:
+        lines.append(f"every job: {' '.join(sorted(shared))}")
+    return "\n".join(lines)
+
+
+def refuse_local_ddp_in_multirun(trainer: Trainer) -> None:
+    """Stop a sweep of DDP jobs that Lightning would start by re-running the command line: it holds ``-m``.
+
+    For DDP on one machine, Lightning starts ranks 1.. by running ``sys.argv`` again; inside a multirun that command
+    is the whole sweep. Where the cluster starts the processes (SLURM tasks, torchrun) nothing is re-run.
+    """
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN or trainer.world_size == 1:
+        return
+    if not trainer.strategy.cluster_environment.creates_processes_externally:
+        raise UserError(
+            "trainer=ddp in a local multirun (-m): Lightning would re-run the whole sweep in every rank; "
+            "run one `python train.py ... trainer=ddp` per setting, or sweep on SLURM (hydra/launcher=slurm)"
+        )

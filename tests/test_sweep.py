@@ -1,0 +1,138 @@
+"""Many runs: multirun folders named by their overrides and ranked at the end, a resumable Optuna search,
+launchers (joblib here, SLURM up to the submission), and the metric a sweeper optimises."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import optuna
+import pytest
+import submitit
+from hydra import compose, initialize_config_dir
+from hydra._internal.callbacks import Callbacks
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.plugins import Plugins
+from hydra.types import HydraContext
+from optuna.trial import TrialState
+
+from mlp_template.errors import UserError
+from mlp_template.sweep import refuse_local_ddp_in_multirun
+from tests.conftest import ROOT, compose_config, read_scalars
+from train import main
+
+
+def multirun(sweep_dir: Path, *overrides: str) -> list[str]:
+    """The command line of ``python train.py -m OVERRIDES`` writing its multirun folder at ``sweep_dir``."""
+    return [sys.executable, "train.py", "-m", f"hydra.sweep.dir={sweep_dir}", *overrides]
+
+
+def test_multirun_names_each_run_by_its_overrides_and_ranks_them(tmp_path) -> None:
+    # joblib: the two jobs run side by side in worker processes, and still end in one summary.
+    command = multirun(tmp_path, "lr=0.02,0.2", "debug=fast", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+    runs = {name: tmp_path / name for name in ("debug=fast,lr=0.02", "debug=fast,lr=0.2")}
+    assert {path.name for path in tmp_path.iterdir() if path.is_dir()} == set(runs)
+    writers = {event.name.split(".")[-2] for path in runs.values() for event in path.glob("events.out.tfevents.*")}
+    assert writers and str(process.pid) not in writers  # event files carry their writer's pid: joblib workers'
+
+    with open(tmp_path / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["run"] for row in rows] == sorted(runs, key=lambda name: -read_scalars(runs[name])["val/acc"][0][1])
+    for rank, row in enumerate(rows, start=1):
+        metrics = json.loads((runs[row["run"]] / "metrics.json").read_text())
+        assert int(row["rank"]) == rank and float(row["val/acc"]) == metrics["val/acc"]
+        assert float(row["test/acc"]) == read_scalars(runs[row["run"]])["hp/test/acc"][0][1]  # the HPARAMS tab
+        assert set(row["overrides"].split()) == {"debug=fast", row["run"].split(",")[1]}
+    printed = stdout.split("sweep summary, best val/acc first")[1].splitlines()
+    assert [line.split()[-1] for line in printed[2:4]] == [row["run"] for row in rows]
+
+
+def test_train_py_returns_the_optimized_metric(tmp_path) -> None:
+    value = main(compose_config(tmp_path, "debug=fast", "optimized_metric=val/loss", "optimized_direction=minimize"))
+    assert value == json.loads((tmp_path / "metrics.json").read_text())["val/loss"]
+    with pytest.raises(SystemExit, match="optimized_direction=best: use maximize or minimize"):
+        main(compose_config(tmp_path, "optimized_direction=best"))
+    with pytest.raises(SystemExit, match=r"optimized_metric=val/accuracy is not a metric of this run: \[.*'val/acc'"):
+        main(compose_config(tmp_path / "typo", "debug=fast", "optimized_metric=val/accuracy"))
+
+
+def trials(storage: str) -> list[optuna.trial.FrozenTrial]:
+    try:
+        return optuna.load_study(study_name="digits_mlp", storage=storage).trials
+    except KeyError:  # not created yet
+        return []
+
+
+def completed(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    return [trial for trial in trials if trial.state == TrialState.COMPLETE]
+
+
+def test_optuna_search_continues_its_study_after_a_crash(tmp_path) -> None:
+    command = multirun(tmp_path, "hparams_search=optuna", "debug=fast", "hydra.sweeper.n_trials=4")
+    storage = f"sqlite:///{tmp_path}/study.db"
+    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    deadline = time.monotonic() + 240
+    while len(completed(trials(storage))) < 2 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(first.pid, signal.SIGKILL)  # a crash during the third trial: no chance to clean up
+    first.wait()
+    before = trials(storage)
+    assert 2 <= len(completed(before)) < 4  # stopped part-way (on a slow machine the third may just have ended)
+    cut_off = [trial.number for trial in before if trial.state == TrialState.RUNNING]
+
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)  # the same command
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = trials(storage)
+    assert len(completed(after)) == 4 and completed(after)[: len(completed(before))] == completed(before)
+    assert [trial.number for trial in after if trial.state == TrialState.FAIL] == cut_off  # none left RUNNING
+    assert len(after) == 4 + len(cut_off)  # only the missing trials ran
+    assert len({tuple(sorted(trial.params.items())) for trial in after}) == len(after)  # no trial repeated
+    assert {f"trial_{trial.number}" for trial in completed(after)} <= {path.name for path in tmp_path.iterdir()}
+    with open(tmp_path / "summary.csv") as f:
+        ranked = [row for row in csv.DictReader(f) if row["rank"]]
+    assert len(ranked) == 4 and float(ranked[0]["val/acc"]) == max(trial.value for trial in completed(after))
+
+
+def test_slurm_launcher_asks_for_one_task_per_ddp_process(tmp_path, monkeypatch) -> None:
+    """No cluster here: run the plugin's launch() up to the submission and read the sbatch script it would send."""
+    fake_srun = tmp_path / "bin" / "srun"  # submitit only checks that srun exists
+    fake_srun.parent.mkdir()
+    fake_srun.write_text("#!/bin/sh\n")
+    fake_srun.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_srun.parent}{os.pathsep}{os.environ['PATH']}")
+    submitted: list[submitit.AutoExecutor] = []
+    monkeypatch.setattr(submitit.AutoExecutor, "map_array", lambda executor, *args: submitted.append(executor) or [])
+    overrides = ["hydra/launcher=slurm", "trainer=ddp_gpu", "trainer.devices=4", "trainer.num_nodes=2",
+                 "hydra.launcher.partition=gpu", f"hydra.sweep.dir={tmp_path}"]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+        context = HydraContext(config_loader=GlobalHydra.instance().config_loader(), callbacks=Callbacks())
+        launcher = Plugins.instance().instantiate_launcher(hydra_context=context, task_function=main, config=cfg)
+        launcher.launch([["lr=0.01"]], initial_job_idx=0)
+    [executor] = submitted
+    # submitit's own (private) rendering of the sbatch file it would submit for these parameters.
+    sbatch = executor._executor._make_submission_file_text("python -u -m submitit.core._submit", "0")
+    for line in ("--nodes=2", "--ntasks-per-node=4", "--gpus-per-node=4", "--partition=gpu", "--cpus-per-task=4"):
+        assert f"#SBATCH {line}\n" in sbatch
+
+
+def test_ddp_jobs_in_a_local_multirun_are_refused_before_training() -> None:
+    ddp = L.Trainer(strategy="ddp", accelerator="cpu", devices=2, logger=False)
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        HydraConfig.instance().set_config(compose("train", ["hydra.mode=MULTIRUN"], return_hydra_config=True))
+        try:
+            with pytest.raises(UserError, match="Lightning would re-run the whole sweep in every rank"):
+                refuse_local_ddp_in_multirun(ddp)
+            refuse_local_ddp_in_multirun(L.Trainer(accelerator="cpu", devices=1, logger=False))  # one process: fine
+        finally:
+            HydraConfig.instance().cfg = None
