@@ -8,6 +8,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from mlp_template.data import InMemoryDataModule
+from mlp_template.learning_rate import find_lr
 from mlp_template.module import Classifier
 
 
@@ -17,7 +18,7 @@ def plain(node: DictConfig | None) -> dict | None:
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train on ``cfg.data``, test the best checkpoint, and return the final metrics."""
+    """Train on ``cfg.data``, test the best checkpoint, and return the final metrics (``{"lr": ...}`` with find_lr)."""
     L.seed_everything(cfg.seed, workers=True)  # same seed, same initial weights, same shuffles, same curves
     datamodule: InMemoryDataModule = instantiate(cfg.data)
     module = Classifier(
@@ -29,6 +30,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     )
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values()]
     trainer: L.Trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks)
+    if cfg.find_lr:  # the learning-rate range test instead of training: python train.py find_lr=true
+        return find_lr(trainer, module, datamodule)
     trainer.fit(module, datamodule=datamodule)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
     trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
