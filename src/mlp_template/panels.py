@@ -112,11 +112,14 @@ def add_histogram(writer: SummaryWriter, tag: str, values: Tensor, step: int, bi
     30 bins, as many as TensorBoard draws: every byte of an event costs time in TensorBoard's checksum.
     """
     values = values.detach().flatten().float()
-    low, high = torch.aminmax(values)
-    counts = torch.histc(values, bins, low.item(), high.item()) if high > low else values.new_full((1,), len(values))
-    limits = torch.linspace(low, high, len(counts) + 1)[1:]  # each bin's right edge, as TensorBoard wants
-    low, high, total, squares = torch.stack([low, high, values.sum(), values.dot(values)]).tolist()
-    writer.add_histogram_raw(tag, low, high, len(values), total, squares, limits.tolist(), counts.tolist(), step)
+    low, high = (bound.item() for bound in values.aminmax())
+    if high == low:  # one value only: one bin
+        limits, counts = [high], [len(values)]
+    else:
+        limits = [low + (high - low) * (i + 1) / bins for i in range(bins)]  # each bin's right edge
+        counts = torch.histc(values, bins, low, high).tolist()
+    total, squares = values.sum().item(), values.dot(values).item()
+    writer.add_histogram_raw(tag, low, high, len(values), total, squares, limits, counts, step)
 
 
 def add_picture(writer: SummaryWriter, tag: str, picture: Image.Image, step: int) -> None:

@@ -30,7 +30,6 @@ class GradientNorms(Panel):
         self.names, self.weights = zip(*layer_weights(pl_module).items(), strict=True)
         self.norms: list[Tensor] = []  # one per layer and step, on the device
 
-    @torch.no_grad()
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Optimizer) -> None:
         grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.weights]
         self.norms.extend(torch._foreach_norm(grads))  # one batched call for all layers (as clip_grad_norm_ does)
@@ -51,17 +50,17 @@ class UpdateRatio(Panel):
     """
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.names, self.weights = zip(*layer_weights(pl_module).items(), strict=True)
-        self.before = [w.detach().clone() for w in self.weights]  # allocated once, refilled every step
+        self.names, weights = zip(*layer_weights(pl_module).items(), strict=True)
+        self.weights = [w.detach() for w in weights]  # the same numbers, outside autograd: no graph is built
+        self.before = [w.clone() for w in self.weights]  # allocated once, refilled every step
+        self.deltas_then_weights = [*self.before, *self.weights]
         self.norms: list[Tensor] = []  # per step: ‖Δw‖ of each layer, then ‖w‖ of each layer
         self.stepping = False
 
-    @torch.no_grad()
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Optimizer) -> None:
         torch._foreach_copy_(self.before, self.weights)
         self.stepping = True  # with gradient accumulation, only some batches end with a step
 
-    @torch.no_grad()
     def on_train_batch_end(
         self,
         trainer: L.Trainer,
@@ -72,7 +71,7 @@ class UpdateRatio(Panel):
     ) -> None:
         if self.stepping:
             torch._foreach_sub_(self.before, self.weights)  # before - after = -Δw, in place: no allocation
-            self.norms.extend(torch._foreach_norm([*self.before, *self.weights]))
+            self.norms.extend(torch._foreach_norm(self.deltas_then_weights))
             self.stepping = False
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -90,7 +89,6 @@ class WeightHistograms(Panel):
     Taken right after the epoch's last step: Lightning clears the gradients before validation.
     """
 
-    @torch.no_grad()
     def on_train_batch_end(
         self,
         trainer: L.Trainer,
@@ -101,13 +99,14 @@ class WeightHistograms(Panel):
     ) -> None:
         if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             return
-        weights = layer_weights(pl_module)
+        params = layer_weights(pl_module)
+        weights = {name: p.detach() for name, p in params.items()}  # the same numbers, outside autograd
         norms = torch.stack(torch._foreach_norm(list(weights.values()))).tolist()
         log_scalars(trainer, {f"weight_norm/{name}": n for name, n in zip(weights, norms, strict=True)})
         epoch = trainer.current_epoch
         # Copies: training moves the weights and clears the gradients while the histograms are drawn.
-        histograms = {f"weights/{name}": w.detach().clone() for name, w in weights.items()}
-        histograms |= {f"grads/{name}": w.grad.clone() for name, w in weights.items() if w.grad is not None}
+        histograms = {f"weights/{name}": w.clone() for name, w in weights.items()}
+        histograms |= {f"grads/{name}": p.grad.clone() for name, p in params.items() if p.grad is not None}
 
         def draw(writer: SummaryWriter) -> None:
             for tag, values in histograms.items():
@@ -119,15 +118,10 @@ class WeightHistograms(Panel):
 class ModelGraph(Panel):
     """The network as TensorBoard's GRAPHS tab draws it: traced once, in eval mode, on the first training batch."""
 
-    def __init__(self) -> None:
-        self.drawn = False
-
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: tuple[Tensor, Tensor], batch_idx: int
     ) -> None:
-        if self.drawn:
-            return
-        self.drawn = True
+        self.on_train_batch_start = None  # drawn once: from now on Lightning skips this hook (see Panel)
         for writer in tensorboards(trainer):
             with warnings.catch_warnings():  # add_graph traces with torch.jit, which torch now calls deprecated
                 warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
