@@ -3,7 +3,6 @@ a run at once, says where, with which lr, and what to try instead.
 """
 
 import math
-from collections.abc import Mapping
 from typing import NamedTuple
 
 import lightning as L
@@ -56,7 +55,7 @@ class DivergenceGuard(Panel):
         batch: tuple[Tensor, Tensor],
         batch_idx: int,
     ) -> None:
-        loss = outputs["loss"] if isinstance(outputs, Mapping) else outputs
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs  # a dict in automatic optimization
         if loss is not None:
             self.pending.append(Step(trainer.global_step, trainer.current_epoch, self.lr, loss.detach()))
         if len(self.pending) >= self.check_every_n_steps:

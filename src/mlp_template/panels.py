@@ -73,7 +73,7 @@ class Panel(L.Callback):
             pictures.pop(0).result()
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        """Training failed (a diverged loss, Ctrl-C): keep the pictures drawn so far, and the first error."""
+        """Training failed (a diverged loss, Ctrl-C): finish the pictures drawn so far; report the failure only."""
         while pictures:
             pictures.pop(0).exception()
 
@@ -89,21 +89,6 @@ def tensorboards(trainer: L.Trainer) -> list[SummaryWriter]:
     if not trainer.is_global_zero:
         return []
     return [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
-
-
-def layer_weights(pl_module: L.LightningModule) -> dict[str, Tensor]:
-    """Each layer's weights by layer name (``hidden1``, ..., ``output``): the seed's numbers on the connections.
-
-    Those are a layer's parameters with two or more dimensions (a Linear's weight matrix); biases and
-    normalisation scales are left out. A layer holding several weight matrices gets one entry each. A fork with
-    another network names its layers here.
-    """
-    weights = {}
-    for layer_name, layer in pl_module.model.layers.named_children():  # model.py: MLP.layers, input to output
-        matrices = [(name, p) for name, p in layer.named_parameters() if p.ndim >= 2 and p.requires_grad]
-        for name, p in matrices:
-            weights[layer_name if len(matrices) == 1 else f"{layer_name}.{name}"] = p
-    return weights
 
 
 def add_histogram(writer: SummaryWriter, tag: str, values: Tensor, step: int, bins: int = 30) -> None:
@@ -126,7 +111,7 @@ def add_picture(writer: SummaryWriter, tag: str, picture: Image.Image, step: int
     """``SummaryWriter.add_image`` for a Pillow picture, kept grey if it is: a third of the bytes of RGB, and
     TensorBoard checksums every byte in Python (~0.1 ms a kilobyte)."""
     png = io.BytesIO()
-    picture.save(png, format="PNG")
+    picture.save(png, format="PNG", compress_level=1)  # twice as fast as the default 6, ~15 % more bytes
     image = Summary.Image(
         height=picture.height,
         width=picture.width,

@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
-from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid
 
 from mlp_template.panels import Panel, add_picture, paint, tensorboards
@@ -41,13 +40,14 @@ def caption(pred: int, true: int, width: int) -> Tensor:
 
 
 def captioned_grid(x: Tensor, preds: list[int], targets: list[int], per_row: int) -> Image.Image:
-    """Grey images (N, 1, H, W) as one grey picture: each contrast-stretched, enlarged, under its caption."""
+    """Images (N, C, H, W), grey or RGB, as one picture: each contrast-stretched, enlarged, under its caption."""
     low, high = x.flatten(1).aminmax(dim=1)
     x = (x - low.view(-1, 1, 1, 1)) / (high - low).clamp_min(1e-8).view(-1, 1, 1, 1)
     x = F.interpolate(x, scale_factor=-(-TILE // x.shape[-1]), mode="nearest")  # ceil: at least TILE wide
     bands = torch.stack([caption(p, t, x.shape[-1]) for p, t in zip(preds, targets, strict=True)])
-    grid = make_grid(torch.cat([bands, (x * 255).to(torch.uint8)], dim=2), nrow=per_row, padding=2, pad_value=128)
-    return Image.fromarray(grid[0].numpy())  # make_grid repeats a grey channel three times: keep one
+    tiles = torch.cat([bands.expand(-1, x.shape[1], -1, -1), (x * 255).to(torch.uint8)], dim=2)
+    grid = make_grid(tiles, nrow=per_row, padding=2, pad_value=128)  # (3, H', W'): grey is repeated three times
+    return Image.fromarray(grid[0].numpy() if x.shape[1] == 1 else grid.permute(1, 2, 0).numpy())
 
 
 class MisclassifiedImages(Panel):
@@ -77,6 +77,10 @@ class MisclassifiedImages(Panel):
             return
         logits = validation_logits(outputs)
         x, y = batch
+        if x.dim() != 4:
+            raise TypeError(
+                f"MisclassifiedImages draws images (N, C, H, W), not {tuple(x.shape)}: ~callbacks.misclassified"
+            )
         preds = logits.argmax(dim=1)
         wrong = (preds != y).nonzero().squeeze(1)[: self.max_images - self.count]  # syncs, until the grid is full
         self.found.append((x[wrong], preds[wrong], y[wrong]))
@@ -85,14 +89,8 @@ class MisclassifiedImages(Panel):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.count and not trainer.sanity_checking:
             x, preds, y = (torch.cat(parts).cpu() for parts in zip(*self.found, strict=True))
-            epoch = trainer.current_epoch
-
-            def draw(writer: SummaryWriter) -> None:
-                add_picture(
-                    writer, "misclassified", captioned_grid(x.float(), preds.tolist(), y.tolist(), self.per_row), epoch
-                )
-
-            paint(trainer, draw)
+            tiles, epoch = (x.float(), preds.tolist(), y.tolist(), self.per_row), trainer.current_epoch
+            paint(trainer, lambda writer: add_picture(writer, "misclassified", captioned_grid(*tiles), epoch))
         self.found, self.count = [], 0
 
 

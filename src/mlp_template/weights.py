@@ -14,12 +14,22 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.utils.tensorboard import SummaryWriter
 
-from mlp_template.panels import Panel, add_histogram, layer_weights, log_scalars, paint, tensorboards
+from mlp_template.panels import Panel, add_histogram, log_scalars, paint, tensorboards
 
 
-def epoch_means(rows: list[Tensor], width: int) -> Tensor:
-    """The per-step values collected over an epoch, ``width`` per step, averaged over the steps."""
-    return torch.stack(rows).view(-1, width).mean(dim=0)
+def layer_weights(pl_module: L.LightningModule) -> dict[str, Tensor]:
+    """Each layer's weights by layer name (``hidden1``, ..., ``output``): the seed's numbers on the connections.
+
+    Those are a layer's parameters with two or more dimensions (a Linear's weight matrix); biases and
+    normalisation scales are left out. A layer holding several weight matrices gets one entry each. A fork with
+    another network names its layers here.
+    """
+    weights = {}
+    for layer_name, layer in pl_module.model.layers.named_children():  # model.py: MLP.layers, input to output
+        matrices = [(name, p) for name, p in layer.named_parameters() if p.ndim >= 2 and p.requires_grad]
+        for name, p in matrices:
+            weights[layer_name if len(matrices) == 1 else f"{layer_name}.{name}"] = p
+    return weights
 
 
 class GradientNorms(Panel):
@@ -36,14 +46,14 @@ class GradientNorms(Panel):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.norms:
-            means = epoch_means(self.norms, len(self.names)).tolist()  # the epoch's one host sync
+            means = torch.stack(self.norms).view(-1, len(self.names)).mean(dim=0).tolist()  # the epoch's one sync
             log_scalars(trainer, {f"grad_norm/{name}": m for name, m in zip(self.names, means, strict=True)})
         self.norms.clear()
 
 
 class UpdateRatio(Panel):
     """Gradient descent's step per layer: ``‖Δw‖ / ‖w‖`` of every optimizer step, averaged over the epoch, as
-    ``update_ratio/<layer>``. Around 1e-3 is a sane step; 1e-1 and up, a learning rate that is too high.
+    ``update_ratio/<layer>``. 1e-3 to 1e-2 is a healthy step; 1e-1 and up, a learning rate that is too high.
 
     Δw is measured, not assumed: the weights are copied just before ``optimizer.step()`` and compared after it, so
     this is what the optimizer really did (SGD, momentum, Adam, weight decay alike); ‖w‖ is after the step.
