@@ -1,9 +1,12 @@
 """Train the network: ``python train.py lr=0.01 epochs=3``. The training step lives in src/mlp_template/module.py."""
 
+import math
 import os
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mlp_template.errors import UserError
@@ -11,19 +14,25 @@ from mlp_template.training import train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> float:
-    """Train once and return ``optimized_metric``: the number a sweeper (``-m hparams_search=optuna``) optimises."""
+def main(cfg: DictConfig) -> float | None:
+    """Train once and return ``optimized_metric``: the number a sweeper (``-m hparams_search=optuna``) optimises.
+
+    With ``find_lr=true`` it runs the learning-rate range test instead, trains nothing and returns None.
+    """
     try:
         if cfg.optimized_direction not in ("minimize", "maximize"):
             raise UserError(f"optimized_direction={cfg.optimized_direction}: use maximize or minimize")
         metrics = train(cfg)
-        if cfg.optimized_metric not in metrics:
+        if not cfg.find_lr and cfg.optimized_metric not in metrics:
             raise UserError(f"optimized_metric={cfg.optimized_metric} is not a metric of this run: {sorted(metrics)}")
     except UserError as e:  # the user's to fix: one line, no traceback (HYDRA_FULL_ERROR=1 shows it)
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
+        if HydraConfig.get().mode == RunMode.MULTIRUN:  # one job of a sweep (say, a diverging lr): on to the next
+            print(f"error: {e}", file=sys.stderr)
+            return math.nan
         sys.exit(f"error: {e}")
-    return metrics[cfg.optimized_metric]
+    return metrics.get(cfg.optimized_metric)
 
 
 if __name__ == "__main__":

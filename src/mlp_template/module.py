@@ -59,18 +59,19 @@ class Classifier(L.LightningModule):
         # weight); optimizer.step() (4. gradient descent: weight = weight - lr * gradient, for plain SGD).
         return loss
 
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self.evaluate(batch, self.val_loss, self.val_acc)
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self.evaluate(batch, self.val_loss, self.val_acc)  # the logits, for the prediction panels
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self.evaluate(batch, self.test_loss, self.test_acc)
 
-    def evaluate(self, batch: tuple[Tensor, Tensor], loss: MeanMetric, acc: MulticlassAccuracy) -> None:
+    def evaluate(self, batch: tuple[Tensor, Tensor], loss: MeanMetric, acc: MulticlassAccuracy) -> Tensor:
         """Forward pass and loss without learning: how well the weights do on examples they never trained on."""
         x, y = batch
         logits = self(x)
         loss.update(self.loss(logits, y), len(y))
         acc.update(logits.argmax(dim=1), y)
+        return logits
 
     def on_train_epoch_end(self) -> None:
         self.log_epoch({"train/loss": self.train_loss})

@@ -9,6 +9,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from mlp_template.data import InMemoryDataModule
+from mlp_template.learning_rate import find_lr
 from mlp_template.module import Classifier
 from mlp_template.sweep import refuse_local_ddp_in_multirun
 
@@ -19,7 +20,7 @@ def plain(node: DictConfig | None) -> dict | None:
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train on ``cfg.data``, test the best checkpoint, and return the final metrics."""
+    """Train on ``cfg.data``, test the best checkpoint, and return the final metrics (``{"lr": ...}`` with find_lr)."""
     L.seed_everything(cfg.seed, workers=True)  # same seed, same initial weights, same shuffles, same curves
     datamodule: InMemoryDataModule = instantiate(cfg.data)
     module = Classifier(
@@ -32,6 +33,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values()]
     trainer: L.Trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks)
     refuse_local_ddp_in_multirun(trainer)
+    if cfg.find_lr:  # the learning-rate range test instead of training: python train.py find_lr=true
+        return find_lr(trainer, module, datamodule)
     trainer.fit(module, datamodule=datamodule)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
     trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)

@@ -1,0 +1,109 @@
+"""When the learning rate is too high, gradient descent overshoots and the loss explodes: a guard that stops such
+a run at once, says where, with which lr, and what to try instead.
+"""
+
+import math
+from typing import NamedTuple
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities.types import STEP_OUTPUT
+from torch import Tensor
+
+from mlp_template.errors import UserError
+from mlp_template.panels import Panel
+
+
+class DivergenceError(UserError):
+    """The training loss became NaN/inf or rose far above where it started: usually a learning rate too high."""
+
+
+class Step(NamedTuple):
+    number: int  # optimizer steps so far, this one included
+    epoch: int
+    lr: float  # the learning rate this step used
+    loss: Tensor  # on the device until checked
+
+
+class DivergenceGuard(Panel):
+    """Stops training at once when the loss diverges, with a one-line reason; what was saved so far stays.
+
+    Diverged: a step's loss is NaN or infinite, or its running mean (``smoothing`` 0.98: about the last 50 steps)
+    exceeds ``factor`` times the first step's loss, the loss of the untrained network, which no learning rate has
+    touched yet. The losses are read from the device every ``check_every_n_steps`` steps and before every
+    validation, so no diverged weights are ever checkpointed and no step waits for the device; the message still
+    names the exact step. ``train.py`` prints it and exits 1.
+    """
+
+    def __init__(self, factor: float = 10.0, smoothing: float = 0.98, check_every_n_steps: int = 10) -> None:
+        self.factor, self.smoothing, self.check_every_n_steps = factor, smoothing, check_every_n_steps
+        self.start: float | None = None  # the first step's loss; kept in checkpoints, so a resumed run keeps it
+        self.mean = math.nan
+        self.pending: list[Step] = []
+        self.lr = math.nan
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: tuple[Tensor, Tensor], batch_idx: int
+    ) -> None:
+        self.lr = float(trainer.optimizers[0].param_groups[0]["lr"])  # by batch end, a schedule may have moved it
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: STEP_OUTPUT,
+        batch: tuple[Tensor, Tensor],
+        batch_idx: int,
+    ) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs  # a dict in automatic optimization
+        if loss is not None:
+            self.pending.append(Step(trainer.global_step, trainer.current_epoch, self.lr, loss.detach()))
+        if len(self.pending) >= self.check_every_n_steps:
+            self.check(trainer)
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.check(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.check(trainer)
+
+    def check(self, trainer: L.Trainer) -> None:
+        """Raise DivergenceError if a pending step diverged (on any process)."""
+        if not self.pending:
+            return
+        losses = torch.stack([step.loss for step in self.pending]).tolist()  # one host sync for them all
+        diverged = None
+        for step, loss in zip(self.pending, losses, strict=True):
+            if self.start is None:
+                self.start = self.mean = loss
+            self.mean = self.smoothing * self.mean + (1 - self.smoothing) * loss
+            if not math.isfinite(loss) or (self.start > 0 and self.mean > self.factor * self.start):
+                diverged = step._replace(loss=loss)
+                break
+        self.pending.clear()
+        if trainer.strategy.reduce_boolean_decision(diverged is not None, all=False):
+            raise DivergenceError(self.message(trainer, diverged))
+
+    def message(self, trainer: L.Trainer, diverged: Step | None) -> str:
+        """One line: where it diverged, the lr in use, what to try, and what was kept."""
+        group = trainer.optimizers[0].param_groups[0]
+        knob = group.get("initial_lr", group["lr"])  # the lr typed, before a schedule moved it
+        if diverged is None:
+            where = f"training diverged on another process, with lr={group['lr']:g}"
+        else:
+            where = f"loss diverged at step {diverged.number} (epoch {diverged.epoch}): {diverged.loss:.3g}"
+            if math.isfinite(diverged.loss):
+                where += f", its running mean {self.mean:.3g} over {self.factor:g}x the first step's {self.start:.3g}"
+            where += f", with lr={diverged.lr:g}"
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        return (
+            f"{where}. The learning rate is probably too high: try lr={knob / 10:g}, or let python train.py "
+            f"find_lr=true suggest one. Kept: logs in {trainer.log_dir or trainer.default_root_dir}, best checkpoint "
+            f"so far: {best or 'none yet (diverged before the first validation)'}"
+        )
+
+    def state_dict(self) -> dict[str, float | None]:
+        return {"start": self.start, "mean": self.mean}
+
+    def load_state_dict(self, state_dict: dict[str, float | None]) -> None:
+        self.start, self.mean = state_dict["start"], state_dict["mean"]

@@ -1,0 +1,173 @@
+"""The predictions on unseen data, once per epoch: the validation images the network gets wrong, and which classes
+it confuses with which.
+
+Both read the logits ``validation_step`` returns (``module.py``): no second pass over the validation set. The
+pictures are drawn with Pillow (already there for torchvision), which starts faster than a plotting library;
+what never changes (captions, axes) is drawn once and reused.
+"""
+
+from functools import cache
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageFont
+from torch import Tensor
+from torchvision.utils import make_grid
+
+from mlp_template.panels import Panel, add_picture, paint, tensorboards
+
+FONT = ImageFont.load_default()
+TILE = 32  # pixels: small images (8x8 digits) are enlarged to at least this width, so a person can read them
+
+
+def validation_logits(outputs: Tensor | None) -> Tensor:
+    """What ``validation_step`` returned: the batch's logits."""
+    if not isinstance(outputs, Tensor):
+        raise TypeError("the prediction panels need validation_step to return the logits (see module.py)")
+    return outputs.detach()
+
+
+@cache
+def caption(pred: int, true: int, width: int) -> Tensor:
+    """A tile's caption, uint8 (1, 24, width): the predicted class over the true class."""
+    band = Image.new("L", (width, 24))
+    draw = ImageDraw.Draw(band)
+    draw.text((2, 0), f"pred {pred}", fill=255, font=FONT)
+    draw.text((2, 12), f"true {true}", fill=160, font=FONT)
+    return torch.from_numpy(np.array(band)).unsqueeze(0)
+
+
+def captioned_grid(x: Tensor, preds: list[int], targets: list[int], per_row: int) -> Image.Image:
+    """Images (N, C, H, W), grey or RGB, as one picture: each contrast-stretched, enlarged, under its caption."""
+    low, high = x.flatten(1).aminmax(dim=1)
+    x = (x - low.view(-1, 1, 1, 1)) / (high - low).clamp_min(1e-8).view(-1, 1, 1, 1)
+    x = F.interpolate(x, scale_factor=-(-TILE // x.shape[-1]), mode="nearest")  # ceil: at least TILE wide
+    bands = torch.stack([caption(p, t, x.shape[-1]) for p, t in zip(preds, targets, strict=True)])
+    tiles = torch.cat([bands.expand(-1, x.shape[1], -1, -1), (x * 255).to(torch.uint8)], dim=2)
+    grid = make_grid(tiles, nrow=per_row, padding=2, pad_value=128)  # (3, H', W'): grey is repeated three times
+    return Image.fromarray(grid[0].numpy() if x.shape[1] == 1 else grid.permute(1, 2, 0).numpy())
+
+
+class MisclassifiedImages(Panel):
+    """Up to ``max_images`` validation images the network gets wrong, each with its predicted and true class:
+    one grid per epoch, ``misclassified`` (IMAGES tab). The first ones in the validation order, so from epoch to
+    epoch you see which mistakes get fixed."""
+
+    def __init__(self, max_images: int = 16, per_row: int = 8) -> None:
+        self.max_images, self.per_row = max_images, per_row
+        self.found: list[tuple[Tensor, Tensor, Tensor]] = []
+        self.count = 0
+        self.wanted = False
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.wanted = not trainer.sanity_checking and bool(tensorboards(trainer))  # the sanity check is no epoch
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Tensor | None,
+        batch: tuple[Tensor, Tensor],
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if not self.wanted or self.count >= self.max_images:
+            return
+        logits = validation_logits(outputs)
+        x, y = batch
+        if x.dim() != 4:
+            raise TypeError(
+                f"MisclassifiedImages draws images (N, C, H, W), not {tuple(x.shape)}: ~callbacks.misclassified"
+            )
+        preds = logits.argmax(dim=1)
+        wrong = (preds != y).nonzero().squeeze(1)[: self.max_images - self.count]  # syncs, until the grid is full
+        self.found.append((x[wrong], preds[wrong], y[wrong]))
+        self.count += len(wrong)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.count and not trainer.sanity_checking:
+            x, preds, y = (torch.cat(parts).cpu() for parts in zip(*self.found, strict=True))
+            tiles, epoch = (x.float(), preds.tolist(), y.tolist(), self.per_row), trainer.current_epoch
+            paint(trainer, lambda writer: add_picture(writer, "misclassified", captioned_grid(*tiles), epoch))
+        self.found, self.count = [], 0
+
+
+@cache
+def confusion_frame(classes: int, cell: int) -> Image.Image:
+    """The confusion-matrix picture without its counts: axis titles, class numbers, an empty grid."""
+    margin = 2 * cell
+    frame = Image.new("L", (margin + classes * cell + 1, margin + classes * cell + 1), 255)
+    draw = ImageDraw.Draw(frame)
+    draw.text((margin, 4), "predicted", fill=0, font=FONT)
+    draw.text((4, margin - 14), "true", fill=0, font=FONT)
+    for i in range(classes):
+        centred(frame, (margin + i * cell, cell), cell, str(i), 0)  # columns: predicted class
+        centred(frame, (cell, margin + i * cell), cell, str(i), 0)  # rows: true class
+    for i in range(classes + 1):
+        edge = margin + i * cell
+        draw.line((margin, edge, margin + classes * cell, edge), fill=225)
+        draw.line((edge, margin, edge, margin + classes * cell), fill=225)
+    return frame
+
+
+@cache
+def stamp(text: str) -> Image.Image:
+    """``text`` drawn once as a mask, to be pasted wherever it is written again (~5x cheaper than drawing it)."""
+    mask = Image.new("L", FONT.getbbox(text)[2:])
+    ImageDraw.Draw(mask).text((0, 0), text, fill=255, font=FONT)
+    return mask
+
+
+def centred(image: Image.Image, corner: tuple[int, int], cell: int, text: str, shade: int) -> None:
+    """Write ``text`` in the middle of the square cell whose top-left corner is ``corner``."""
+    mask = stamp(text)
+    image.paste(shade, (corner[0] + (cell - mask.width) // 2, corner[1] + (cell - mask.height) // 2), mask)
+
+
+def draw_confusion(counts: Tensor, cell: int = 24) -> Image.Image:
+    """``counts[true, predicted]`` as a grey picture: each non-empty cell shaded by its share of the true class
+    (darker: more), with its count; empty cells stay blank, so the confusions stand out."""
+    image = confusion_frame(len(counts), cell).copy()
+    draw = ImageDraw.Draw(image)
+    share = (counts / counts.sum(dim=1, keepdim=True).clamp_min(1)).tolist()
+    table = counts.int().tolist()
+    for i, j in counts.nonzero().tolist():
+        x, y, level = 2 * cell + j * cell, 2 * cell + i * cell, share[i][j]
+        draw.rectangle((x + 1, y + 1, x + cell - 1, y + cell - 1), fill=int(245 - 215 * level))
+        centred(image, (x, y), cell, str(table[i][j]), 255 if level > 0.5 else 0)
+    return image
+
+
+class ConfusionMatrix(Panel):
+    """How often each true class (row) is predicted as each class (column) on the validation set, once per epoch:
+    ``confusion_matrix`` (IMAGES tab). The diagonal is right; anything off it is a confusion."""
+
+    def __init__(self) -> None:
+        self.counts: Tensor | None = None  # (true class, predicted class), summed over the epoch's batches
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Tensor | None,
+        batch: tuple[Tensor, Tensor],
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if trainer.sanity_checking:  # two batches to catch a broken validation_step: not an epoch
+            return
+        logits = validation_logits(outputs)
+        classes = logits.shape[1]
+        # Counted by hand: torchmetrics' MulticlassConfusionMatrix does the same bincount behind ~60 µs of checks.
+        pairs = batch[1] * classes + logits.argmax(dim=1)  # (true, predicted) as one index
+        counts = torch.bincount(pairs, minlength=classes * classes).view(classes, classes)
+        self.counts = counts if self.counts is None else self.counts + counts
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.counts is None:
+            return
+        counts = trainer.strategy.reduce(self.counts, reduce_op="sum").cpu()  # summed over every process's shard
+        self.counts, epoch = None, trainer.current_epoch
+        paint(trainer, lambda writer: add_picture(writer, "confusion_matrix", draw_confusion(counts), epoch))

@@ -1,0 +1,138 @@
+"""The weights, the network's memory, layer by layer: how backpropagation blames them, how far each gradient-descent
+step moves them, what they hold; and the graph of the layers they connect.
+
+Per-step quantities stay on the device (no host sync per step) and are read once per epoch; the pictures
+(histograms, graph) are drawn once per epoch or once per run.
+"""
+
+import warnings
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities.types import STEP_OUTPUT
+from torch import Tensor
+from torch.optim import Optimizer
+from torch.utils.tensorboard import SummaryWriter
+
+from mlp_template.panels import Panel, add_histogram, log_scalars, paint, tensorboards
+
+
+def layer_weights(pl_module: L.LightningModule) -> dict[str, Tensor]:
+    """Each layer's weights by layer name (``hidden1``, ..., ``output``): the seed's numbers on the connections.
+
+    Those are a layer's parameters with two or more dimensions (a Linear's weight matrix); biases and
+    normalisation scales are left out. A layer holding several weight matrices gets one entry each. A fork with
+    another network names its layers here.
+    """
+    weights = {}
+    for layer_name, layer in pl_module.model.layers.named_children():  # model.py: MLP.layers, input to output
+        matrices = [(name, p) for name, p in layer.named_parameters() if p.ndim >= 2 and p.requires_grad]
+        for name, p in matrices:
+            weights[layer_name if len(matrices) == 1 else f"{layer_name}.{name}"] = p
+    return weights
+
+
+class GradientNorms(Panel):
+    """Backpropagation's blame per layer: the norm of each layer's weight gradient, averaged over the epoch's
+    steps, as ``grad_norm/<layer>``. Taken just before ``optimizer.step()``, before any gradient clipping."""
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.names, self.weights = zip(*layer_weights(pl_module).items(), strict=True)
+        self.norms: list[Tensor] = []  # one per layer and step, on the device
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Optimizer) -> None:
+        grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.weights]
+        self.norms.extend(torch._foreach_norm(grads))  # one batched call for all layers (as clip_grad_norm_ does)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.norms:
+            means = torch.stack(self.norms).view(-1, len(self.names)).mean(dim=0).tolist()  # the epoch's one sync
+            log_scalars(trainer, {f"grad_norm/{name}": m for name, m in zip(self.names, means, strict=True)})
+        self.norms.clear()
+
+
+class UpdateRatio(Panel):
+    """Gradient descent's step per layer: ``‖Δw‖ / ‖w‖`` of every optimizer step, averaged over the epoch, as
+    ``update_ratio/<layer>``. 1e-3 to 1e-2 is a healthy step; 1e-1 and up, a learning rate that is too high.
+
+    Δw is measured, not assumed: the weights are copied just before ``optimizer.step()`` and compared after it, so
+    this is what the optimizer really did (SGD, momentum, Adam, weight decay alike); ‖w‖ is after the step.
+    """
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.names, weights = zip(*layer_weights(pl_module).items(), strict=True)
+        self.weights = [w.detach() for w in weights]  # the same numbers, outside autograd: no graph is built
+        self.before = [w.clone() for w in self.weights]  # allocated once, refilled every step
+        self.deltas_then_weights = [*self.before, *self.weights]
+        self.norms: list[Tensor] = []  # per step: ‖Δw‖ of each layer, then ‖w‖ of each layer
+        self.stepping = False
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Optimizer) -> None:
+        torch._foreach_copy_(self.before, self.weights)
+        self.stepping = True  # with gradient accumulation, only some batches end with a step
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: STEP_OUTPUT,
+        batch: tuple[Tensor, Tensor],
+        batch_idx: int,
+    ) -> None:
+        if self.stepping:
+            torch._foreach_sub_(self.before, self.weights)  # before - after = -Δw, in place: no allocation
+            self.norms.extend(torch._foreach_norm(self.deltas_then_weights))
+            self.stepping = False
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.norms:
+            update, weight = torch.stack(self.norms).view(-1, 2, len(self.names)).unbind(dim=1)  # (steps, layers)
+            ratios = (update / weight.clamp_min(torch.finfo().tiny)).mean(dim=0).tolist()
+            log_scalars(trainer, {f"update_ratio/{name}": r for name, r in zip(self.names, ratios, strict=True)})
+        self.norms.clear()
+
+
+class WeightHistograms(Panel):
+    """What the memory holds, per epoch and layer: histograms of the weights (``weights/<layer>``) and of the
+    gradients of the epoch's last step (``grads/<layer>``), and the weights' norm (``weight_norm/<layer>``).
+
+    Taken right after the epoch's last step: Lightning clears the gradients before validation.
+    """
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: STEP_OUTPUT,
+        batch: tuple[Tensor, Tensor],
+        batch_idx: int,
+    ) -> None:
+        if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            return
+        params = layer_weights(pl_module)
+        weights = {name: p.detach() for name, p in params.items()}  # the same numbers, outside autograd
+        norms = torch.stack(torch._foreach_norm(list(weights.values()))).tolist()
+        log_scalars(trainer, {f"weight_norm/{name}": n for name, n in zip(weights, norms, strict=True)})
+        epoch = trainer.current_epoch
+        # Copies: training moves the weights and clears the gradients while the histograms are drawn.
+        histograms = {f"weights/{name}": w.clone() for name, w in weights.items()}
+        histograms |= {f"grads/{name}": p.grad.clone() for name, p in params.items() if p.grad is not None}
+
+        def draw(writer: SummaryWriter) -> None:
+            for tag, values in histograms.items():
+                add_histogram(writer, tag, values, epoch)
+
+        paint(trainer, draw)
+
+
+class ModelGraph(Panel):
+    """The network as TensorBoard's GRAPHS tab draws it: traced once, in eval mode, on the first training batch."""
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: tuple[Tensor, Tensor], batch_idx: int
+    ) -> None:
+        self.on_train_batch_start = None  # drawn once: from now on Lightning skips this hook (see Panel)
+        for writer in tensorboards(trainer):
+            with warnings.catch_warnings():  # add_graph traces with torch.jit, which torch now calls deprecated
+                warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
+                writer.add_graph(pl_module.model, batch[0][:1])  # the network alone; one example traces every layer

@@ -1,0 +1,62 @@
+"""The learning rate: too high is caught at once with a clear message; the range test suggests a good one."""
+
+import math
+import subprocess
+import sys
+from itertools import pairwise
+
+import pytest
+import torch
+
+from mlp_template.divergence import DivergenceError
+from mlp_template.training import train
+from tests.conftest import ROOT, compose_config, read_scalars, run_train
+
+
+def test_lr_1000_stops_at_once_with_one_clear_line(tmp_path) -> None:
+    result = run_train(tmp_path, "lr=1000")  # plain SGD, the default run otherwise
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: loss diverged at step ") and " (epoch 0)" in error, error
+    assert int(error.split("at step ")[1].split()[0]) <= 10  # stopped within the first steps, not 20 epochs later
+    assert "lr=1000" in error and "try lr=100" in error and "find_lr=true" in error
+    assert str(tmp_path) in error and "none yet" in error  # no epoch finished: nothing worth keeping was lost
+    assert list(tmp_path.glob("events.out.tfevents.*"))  # the logs are kept
+    assert "train/loss" not in read_scalars(tmp_path)
+
+
+def test_divergence_keeps_the_best_checkpoint_and_skips_the_test(tmp_path) -> None:
+    # lr 0.1 in epoch 0, then 1000 from epoch 1 on: a run that learns, then diverges.
+    cfg = compose_config(tmp_path, "debug=fast", "epochs=3", "trainer.limit_train_batches=10", "scheduler=step",
+                         "scheduler.step_size=1", "scheduler.gamma=10000")
+    with pytest.raises(DivergenceError, match=r"\(epoch 1\).* with lr=1000\b.* try lr=0\.01\b.*epoch000\.ckpt$"):
+        train(cfg)
+    for name in ("epoch000.ckpt", "last.ckpt"):
+        checkpoint = torch.load(tmp_path / "checkpoints" / name, weights_only=True)
+        assert checkpoint["epoch"] == 0
+        assert all(torch.isfinite(w).all() for w in checkpoint["state_dict"].values())  # never a diverged weight
+    scalars = read_scalars(tmp_path)
+    assert [step for step, _ in scalars["val/loss"]] == [0]
+    assert "test/acc" not in scalars
+
+
+def test_a_sweep_goes_on_after_a_diverged_run(tmp_path) -> None:
+    command = [sys.executable, "train.py", "-m", "lr=1000,0.1", "debug=fast", f"hydra.sweep.dir={tmp_path}"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "lr=1000" in errors[0]
+    assert "test/acc" in read_scalars(tmp_path / "debug=fast,lr=0.1")  # the next job trained and was tested
+
+
+def test_lr_range_test_suggests_a_good_lr_and_the_command(tmp_path, capsys) -> None:
+    suggestion = train(compose_config(tmp_path, "find_lr=true"))["lr"]
+    assert 0.03 < suggestion < 0.3  # plain SGD on the digits does best at lr=0.1: within a factor 3 of it
+    assert f"train with it: python train.py lr={suggestion:g}" in capsys.readouterr().out
+    scalars = read_scalars(tmp_path)
+    lrs, losses = ([value for _, value in scalars[f"lr_find/{tag}"]] for tag in ("lr", "loss"))
+    assert len(lrs) == len(losses) >= 50
+    assert all(a < b for a, b in pairwise(lrs))  # the lr grows step by step
+    assert losses[0] == pytest.approx(math.log(10), abs=0.1)  # the untrained network's loss, no start-up bias
+    assert not (tmp_path / "checkpoints").exists()  # a range test, not a training run

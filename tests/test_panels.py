@@ -1,0 +1,134 @@
+"""The mental model made visible: every panel is written, once per epoch, and shows what really happened."""
+
+import csv
+import math
+
+import lightning as L
+import pytest
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import TensorBoardLogger
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from mlp_template.data import DigitsDataModule
+from mlp_template.module import Classifier
+from mlp_template.training import plain, train
+from mlp_template.weights import GradientNorms, UpdateRatio
+from tests.conftest import compose_config, read_scalars
+
+LAYERS = ("hidden1", "hidden2", "output")
+
+
+def read_events(run_dir) -> EventAccumulator:
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "histograms": 0, "images": 0})
+    events.Reload()
+    return events
+
+
+def test_the_default_run_shows_every_panel_once_per_epoch(tmp_path) -> None:
+    metrics = train(compose_config(tmp_path))  # the default run, divergence guard on: it must not fire
+    assert metrics["test/acc"] >= 0.95
+    epochs = list(range(20))
+    events, scalars = read_events(tmp_path), read_scalars(tmp_path)
+    for layer in LAYERS:
+        for tag in (f"grad_norm/{layer}", f"update_ratio/{layer}", f"weight_norm/{layer}"):
+            assert [step for step, _ in scalars[tag]] == epochs, tag
+        for tag in (f"weights/{layer}", f"grads/{layer}"):
+            assert [h.step for h in events.Histograms(tag)] == epochs, tag
+        assert all(value > 0 for _, value in scalars[f"grad_norm/{layer}"])  # backprop reached every layer
+        ratios = [value for _, value in scalars[f"update_ratio/{layer}"]]
+        assert all(1e-5 < r < 0.1 for r in ratios), ratios  # a sane lr moves the weights a little each step
+    assert scalars["lr"] == [(epoch, pytest.approx(0.1)) for epoch in epochs]
+    for tag in ("misclassified", "confusion_matrix"):
+        assert [image.step for image in events.Images(tag)] == epochs, tag
+    assert events.Graph() is not None
+    # The weight panels show the real weights: the last epoch's norm and histogram are those of last.ckpt.
+    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    for layer in LAYERS:
+        weight = state[f"model.layers.{layer}.weight" if layer == "output" else f"model.layers.{layer}.linear.weight"]
+        assert scalars[f"weight_norm/{layer}"][-1][1] == pytest.approx(weight.norm().item(), rel=1e-5)
+        histogram = events.Histograms(f"weights/{layer}")[-1].histogram_value
+        assert histogram.num == weight.numel() and sum(histogram.bucket) == weight.numel()
+        assert (histogram.min, histogram.max) == pytest.approx((weight.min().item(), weight.max().item()), rel=1e-5)
+
+
+def test_misclassified_grid_holds_one_captioned_tile_per_mistake(tmp_path) -> None:
+    train(compose_config(tmp_path, "debug=fast", "epochs=2", "callbacks.misclassified.max_images=100"))
+    events, scalars = read_events(tmp_path), read_scalars(tmp_path)
+    for (epoch, accuracy), image in zip(scalars["val/acc"], events.Images("misclassified"), strict=True):
+        wrong = round((1 - accuracy) * 64)  # debug=fast: 2 validation batches of 32
+        rows = math.ceil(wrong / 8)
+        # Each tile: a 24-pixel caption over the 8x8 digit enlarged to 32 pixels, 2 pixels apart.
+        assert (image.step, image.height, image.width) == (epoch, 2 + rows * (24 + 32 + 2), 2 + min(wrong, 8) * 34)
+
+
+def one_step(tmp_path, optimizer: str, lr: float) -> tuple[dict, dict]:
+    """One optimizer step on the digits with the gradient and update panels: (what they logged, the real step)."""
+    cfg = compose_config(tmp_path, f"optimizer={optimizer}", f"lr={lr}")
+    L.seed_everything(0)
+    data: DigitsDataModule = instantiate(cfg.data)
+    module = Classifier(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer))
+    record = RecordStep()
+    trainer = L.Trainer(
+        max_epochs=1, limit_train_batches=1, limit_val_batches=0, logger=TensorBoardLogger(tmp_path, "", ""),
+        callbacks=[GradientNorms(), UpdateRatio(), record], enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, use_distributed_sampler=False,
+    )
+    trainer.fit(module, datamodule=data)
+    logged = {tag: values[0][1] for tag, values in read_scalars(tmp_path).items()}
+    return logged, record.layers
+
+
+class RecordStep(L.Callback):
+    """Each layer's weight matrix before and after the step, and its gradient."""
+
+    def on_before_optimizer_step(self, trainer, module, optimizer) -> None:
+        weights = {name: layer.weight if name == "output" else layer.linear.weight
+                   for name, layer in module.model.layers.named_children()}
+        self.layers = {name: {"before": w.detach().clone(), "grad": w.grad.clone(), "w": w}
+                       for name, w in weights.items()}
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        for layer in self.layers.values():
+            layer["after"] = layer.pop("w").detach().clone()
+
+
+def test_for_plain_sgd_the_update_is_lr_times_the_gradient(tmp_path) -> None:
+    lr = 0.05
+    logged, layers = one_step(tmp_path, "sgd", lr)
+    for name, layer in layers.items():
+        weight_norm = layer["after"].norm().item()
+        assert logged[f"grad_norm/{name}"] == pytest.approx(layer["grad"].norm().item(), rel=1e-5)
+        # ‖Δw‖ = update_ratio · ‖w‖ must be lr · ‖grad‖: gradient descent, w = w - lr · grad, seen in the panels.
+        assert logged[f"update_ratio/{name}"] * weight_norm == pytest.approx(lr * logged[f"grad_norm/{name}"], rel=1e-4)
+
+
+def test_the_update_ratio_measures_what_any_optimizer_did(tmp_path) -> None:
+    lr = 0.001
+    logged, layers = one_step(tmp_path, "adam", lr)
+    for name, layer in layers.items():
+        step = (layer["after"] - layer["before"]).norm().item()
+        assert logged[f"update_ratio/{name}"] == pytest.approx(step / layer["after"].norm().item(), rel=1e-4)
+        # Adam's first step moves each weight by about lr whatever its gradient: not lr · ‖grad‖ at all.
+        assert step > 3 * lr * layer["grad"].norm().item()
+
+
+def test_panels_write_scalars_to_csv_and_each_can_be_switched_off(tmp_path) -> None:
+    train(compose_config(tmp_path, "debug=fast", "epochs=2", "logger=csv", "~callbacks.update_ratio"))
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    columns = set(rows[0])
+    assert {f"grad_norm/{layer}" for layer in LAYERS} | {"lr"} <= columns
+    assert not any(column.startswith("update_ratio/") for column in columns)
+    assert sorted({row["step"] for row in rows if row["grad_norm/hidden1"]}) == ["0", "1"]
+
+
+def test_panels_need_no_logger(tmp_path) -> None:
+    cfg = compose_config(tmp_path, "debug=fast")
+    L.seed_everything(0)
+    data: DigitsDataModule = instantiate(cfg.data)
+    module = Classifier(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer))
+    callbacks = [instantiate(c) for name, c in cfg.callbacks.items() if name != "progress_bar"]
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=callbacks, enable_progress_bar=False)
+    trainer.fit(module, datamodule=data)
+    assert trainer.global_step == 5 and not list(tmp_path.glob("events.out.tfevents.*"))
