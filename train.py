@@ -28,7 +28,8 @@ def main(cfg: DictConfig) -> float | None:
     except UserError as e:  # the user's to fix: one line, no traceback (HYDRA_FULL_ERROR=1 shows it)
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        if HydraConfig.get().mode == RunMode.MULTIRUN:  # one job of a sweep (say, a diverging lr): on to the next
+        # One job of a sweep (say, a diverging lr): report it and let the sweep go on to the next.
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             print(f"error: {e}", file=sys.stderr)
             return math.nan
         sys.exit(f"error: {e}")
