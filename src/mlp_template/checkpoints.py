@@ -70,8 +70,10 @@ def read_checkpoint(path: Path, key: str = "ckpt_path") -> dict:
                 f"{where}: refused: loading it would call {unsafe.group(1)}; this template's checkpoints hold only "
                 "tensors and plain values, so the file was not written by it (load only files you trust)"
             ) from e
-        raise CheckpointError(f"{where}: not a checkpoint (unreadable pickle: {e})") from e
-    except (RuntimeError, EOFError, KeyError, ValueError, OSError) as e:
+        detail = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\n|$)", str(e), re.DOTALL)
+        raise CheckpointError(f"{where}: refused: not a checkpoint of this template (the safe loader stopped at: "
+                              f"{' '.join((detail.group(1) if detail else 'an unreadable pickle').split())})") from e
+    except Exception as e:  # torch.load fails on a foreign file with whatever its parser hits first
         with open(path, "rb") as file:
             is_zip = file.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
         problem = "truncated or damaged (an incomplete zip archive)" if is_zip else "not a checkpoint (*.ckpt)"
@@ -99,7 +101,7 @@ def check_network(state_dict: dict, network: nn.Module, path: Path) -> None:
         if state_dict[name].shape != tensor.shape:
             raise CheckpointError(f"{where}: {name} is {tuple(state_dict[name].shape)} in the checkpoint, "
                                   f"{tuple(tensor.shape)} in this config's network (model.hidden_sizes, data)")
-    for name in state_dict.keys() - expected.keys():
+    for name in (name for name in state_dict if name not in expected):
         raise CheckpointError(f"{where}: it has {name}, which this config's network has not")
 
 

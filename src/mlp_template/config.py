@@ -18,7 +18,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from mlp_template.checkpoints import check_network, check_resumable, read_checkpoint
 from mlp_template.errors import UserError
 from mlp_template.model import ACTIVATIONS, MLP
-from mlp_template.runs import checkpoint_file
+from mlp_template.runs import checkpoint_file, newest_last, run_of_checkpoint
 
 
 class ConfigError(UserError):
@@ -44,7 +44,7 @@ NON_NEGATIVE = (lambda v: number(v) and v >= 0, "a number >= 0")
 UNIT = (lambda v: number(v) and 0 <= v < 1, "a number in [0, 1)")
 BOOLEAN = (lambda v: isinstance(v, bool), "true or false")
 SEED = (lambda v: integer(v) and 0 <= v < 2**32, "an integer in [0, 4294967295]")
-PRECISIONS = ("32-true", "32", 32, "64-true", "64", 64, "16-mixed", "bf16-mixed", "16-true", "bf16-true")
+PRECISIONS = ("32-true", "64-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "32", "64", 32, 64)
 
 RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "lr": (POSITIVE[0], "a number > 0: the size of each gradient-descent step, e.g. lr=0.01"),
@@ -79,7 +79,7 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "trainer.accelerator": (lambda v: v in ("auto", "cpu", "gpu", "cuda", "mps"), "auto, cpu, gpu, cuda or mps"),
     "trainer.devices": (lambda v: v == "auto" or (integer(v) and v >= 1) or isinstance(v, list),
                         "auto, an integer >= 1, or a list of device indices"),
-    "trainer.precision": (lambda v: v in PRECISIONS, f"one of {', '.join(map(str, dict.fromkeys(PRECISIONS)))}"),
+    "trainer.precision": (lambda v: v in PRECISIONS, f"one of {', '.join(map(str, PRECISIONS[:8]))}"),
     "trainer.limit_train_batches": (fraction, "a number of batches, or a fraction in [0, 1]"),
     "trainer.limit_val_batches": (fraction, "a number of batches, or a fraction in [0, 1]"),
     "trainer.limit_test_batches": (fraction, "a number of batches, or a fraction in [0, 1]"),
@@ -157,3 +157,14 @@ def check_checkpoint(cfg: DictConfig, resume: bool) -> None:
     weights = {name.removeprefix("model."): tensor for name, tensor in checkpoint["state_dict"].items()
                if name.startswith("model.")}
     check_network(weights, network, path)
+
+
+def checkpoint_config(ckpt_path: str, data_files: bool) -> DictConfig:
+    """For eval.py, predict.py, export.py: the checkpoint's run config, every value and the checkpoint checked."""
+    path = newest_last(Path("logs/runs")) if ckpt_path == "last" else Path(ckpt_path)
+    if path is None:
+        raise ConfigError("ckpt_path=last: no run under logs/runs has a checkpoints/last.ckpt")
+    read_checkpoint(path)  # a missing, unsafe, truncated or foreign file is named before anything else
+    cfg = run_of_checkpoint(path)
+    validate(cfg, resume=False, data_files=data_files)
+    return cfg

@@ -3,6 +3,22 @@
 ``train.py`` prints it in one line, ``error: ...``, and exits non-zero; ``HYDRA_FULL_ERROR=1`` shows the traceback.
 """
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class UserError(Exception):
     """A problem with what the user asked for, explained in one line that says what to do instead."""
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """A ``UserError`` ends the program with ``error: <message>`` and exit code 1; ``HYDRA_FULL_ERROR=1`` re-raises."""
+    try:
+        yield
+    except UserError as e:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        sys.exit(f"error: {e}")

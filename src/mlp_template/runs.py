@@ -64,6 +64,17 @@ def saved_config(run: Path) -> DictConfig | None:
     return OmegaConf.load(file) if file.is_file() else None
 
 
+def run_of_checkpoint(path: Path) -> DictConfig:
+    """The config saved by the run that wrote checkpoint ``path`` (``<run>/checkpoints/*.ckpt``), pointing at it."""
+    run = path.resolve().parent.parent
+    cfg = saved_config(run) if path.resolve().parent.name == "checkpoints" else None
+    if cfg is None:
+        raise UserError(f"ckpt_path={path}: not in a run folder (<run>/checkpoints/, beside <run>/.hydra/config.yaml): "
+                        "the config of the run that made it is needed, for its data and preprocessing")
+    cfg.output_dir, cfg.ckpt_path = str(run), str(path)  # the saved output_dir is a Hydra interpolation
+    return cfg
+
+
 def resumed_config(cfg: DictConfig) -> DictConfig:
     """For ``python train.py ckpt_path=...``: the run's saved config, with the keys typed on this command line.
 
@@ -91,18 +102,18 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
     return saved
 
 
-def build_logger(cfg: DictConfig, first_epoch: int) -> Logger:
-    """The run's logger; a resumed run (``first_epoch`` > 0) appends to the curves already in the folder.
+def build_logger(cfg: DictConfig, first_epoch: int | None) -> Logger:
+    """The run's logger; a resumed run appends to the curves already in its folder from ``first_epoch`` on.
 
-    Points from ``first_epoch`` on, if any (a resume from an older checkpoint, or a crash after the last save),
-    are dropped, so each epoch keeps one point: TensorBoard purges them (``purge_step``), and Lightning's CSVLogger,
-    which starts ``metrics.csv`` afresh, gets the earlier rows back.
+    Points already there from ``first_epoch`` on (a resume from an older checkpoint, a crash after the last save)
+    are dropped, so each epoch keeps one point: TensorBoard hides them (``purge_step``), and Lightning's CSVLogger,
+    which starts ``metrics.csv`` afresh, gets the earlier rows back. ``None``: a new run.
     """
     logger_class = get_class(cfg.logger._target_)
-    if first_epoch and issubclass(logger_class, TensorBoardLogger):
+    if first_epoch is not None and issubclass(logger_class, TensorBoardLogger):
         return instantiate(cfg.logger, purge_step=first_epoch)
     logger = instantiate(cfg.logger)
-    if first_epoch and issubclass(logger_class, CSVLogger):
+    if first_epoch is not None and issubclass(logger_class, CSVLogger):
         rows = read_rows(Path(logger.log_dir) / "metrics.csv", first_epoch)
         for row in rows:  # logger.experiment (created here) has emptied metrics.csv
             logger.experiment.log_metrics(row, step=int(row.pop("step")))

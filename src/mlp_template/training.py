@@ -42,17 +42,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # weights_only: loading a checkpoint never runs code from it (checkpoints hold tensors and plain values only).
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
-    trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False, weights_only=True)
+    best = trainer.checkpoint_callback.best_model_path  # the first ModelCheckpoint's: lowest val/loss
+    trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
     metrics |= {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
     log_hyperparams(trainer, cfg, metrics)
     report(trainer, metrics)
     return metrics
 
 
-def first_epoch(checkpoint: Path | None) -> int:
-    """The first epoch a run resumed from ``checkpoint`` logs: its epochs finished before it was saved."""
+def first_epoch(checkpoint: Path | None) -> int | None:
+    """The first epoch a run resumed from ``checkpoint`` logs (the epochs finished before it was saved); None: new."""
     if checkpoint is None:
-        return 0
+        return None
     return read_checkpoint(checkpoint)["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
 
 
