@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from mlp_template.config import ConfigError, validate
 from mlp_template.errors import UserError, one_line_errors
@@ -100,6 +101,9 @@ def test_one_line_errors_keep_the_traceback_with_hydra_full_error(monkeypatch) -
     with pytest.raises(SystemExit) as stop, one_line_errors():
         raise UserError("lr=0: must be a number > 0")
     assert stop.value.code == "error: lr=0: must be a number > 0"  # printed to stderr, exit code 1
+    with pytest.raises(SystemExit) as stop, one_line_errors():
+        _ = OmegaConf.create({"ckpt_path": "???"}).ckpt_path  # python eval.py, without ckpt_path=...
+    assert stop.value.code == "error: ckpt_path=...: required, give it on the command line"
 
 
 def test_train_py_checks_values_before_reading_any_data(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from mlp_template.checkpoints import check_network, check_resumable, read_checkpoint
+from mlp_template.data import TorchvisionDataModule
 from mlp_template.errors import UserError
 from mlp_template.model import ACTIVATIONS, MLP
 from mlp_template.runs import checkpoint_file, newest_last, run_of_checkpoint
@@ -140,8 +141,8 @@ def check_data_root(cfg: DictConfig) -> None:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"data.root={root}: is a file, must be the folder holding {cfg.data.dataset}/raw/")
     if not path.exists() and not cfg.data.get("download", False):
-        raise ConfigError(f"data.root={root}: no such folder; point it at the folder holding "
-                          f"{cfg.data.dataset}/raw/, or add data.download=true (needs a network)")
+        raise ConfigError(f"data.root={root}: no such folder; point it at the folder holding {cfg.data.dataset}/raw/"
+                          f" ({', '.join(TorchvisionDataModule.FILES)}), or add data.download=true (needs a network)")
 
 
 def check_checkpoint(cfg: DictConfig, resume: bool) -> None:
