@@ -168,6 +168,8 @@ def test_a_weights_only_checkpoint_cannot_be_resumed(tmp_path: Path, trained_run
 def test_ckpt_path_last_without_a_run_says_so(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"ckpt_path=last: no run under logs/runs has a checkpoints/last\.ckpt"):
         validate(compose_config(tmp_path, "ckpt_path=last"))
+    with pytest.raises(UserError, match=r"ckpt_path= is empty: give a checkpoint file, or last"):
+        validate(compose_config(tmp_path, "ckpt_path="))
 
 
 def test_a_resume_takes_the_runs_saved_config_and_refuses_new_groups(trained_run, tmp_path: Path) -> None:
@@ -176,8 +178,8 @@ def test_a_resume_takes_the_runs_saved_config_and_refuses_new_groups(trained_run
     ckpt = f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}"
     for overrides, expected in ([ckpt, "epochs=5"], 5), ([ckpt, "optimizer=adam"], "optimizer=adam: a resumed run"):
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            cfg = compose("train", overrides=[f"output_dir={tmp_path / 'run'}", *overrides],
-                          return_hydra_config=True)
+            cfg = compose("train", overrides=[f"output_dir={tmp_path / 'run'}", "hydra.output_subdir=null",
+                                              *overrides], return_hydra_config=True)
         HydraConfig.instance().set_config(cfg)  # as under `python train.py ckpt_path=... epochs=5`
         try:
             if isinstance(expected, str):

@@ -71,7 +71,10 @@ def test_predictions_from_npy_csv_and_images_agree_with_the_checkpoint(tmp_path:
         Image.fromarray((np.kron(image, np.ones((4, 4))) * 255).round().astype(np.uint8)).save(
             tmp_path / "images" / f"digit{i:02d}.png")
     for inputs in ("rows.npy", "rows.csv", "images"):
-        names, classes, probs = read_predictions(predict(ckpt, str(tmp_path / inputs), str(tmp_path / "out.csv")))
+        output = None if inputs == "images" else str(tmp_path / "out.csv")
+        written = predict(ckpt, str(tmp_path / inputs), output)
+        assert output or written == trained_run[0] / "predictions" / "images.csv"  # by default, in the run's folder
+        names, classes, probs = read_predictions(written)
         n = len(names)
         seen = pixels[:n] if inputs != "images" else np.round(pixels[:n] * 255) / 255  # a PNG holds 8-bit pixels
         expected = checkpoint_logits(Path(ckpt), torch.from_numpy(seen).unsqueeze(1)).softmax(dim=1).numpy()

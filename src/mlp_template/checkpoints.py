@@ -9,7 +9,9 @@ import os
 import pickle
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import lightning as L
 import numpy as np
@@ -24,10 +26,32 @@ class CheckpointError(UserError):
     """A checkpoint file that cannot be used: missing, not a checkpoint, truncated, unsafe, for another network."""
 
 
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Writes a checkpoint to a temporary file beside it, fsyncs it, then renames it over the old one.
+def replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write ``path`` through a temporary file beside it, fsynced, then renamed over it: whole, or as it was.
 
-    A crash (or a full disk) mid-save leaves the previous file untouched: ``os.replace`` is atomic within a folder.
+    ``os.replace`` is atomic within a folder, so a crash (or a full disk) mid-write leaves the previous file intact.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())  # the bytes are on disk before the name points at them
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    if hasattr(os, "O_DIRECTORY"):  # POSIX: make the rename itself survive a power cut
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made atomic: a crash during a save never leaves a truncated ``last.ckpt``.
+
     Hand-written because Lightning's default writes the temporary file in the system's temp folder and moves it,
     which across filesystems is a copy a crash can cut short, and it never fsyncs.
     """
@@ -35,23 +59,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict, path: str | Path, storage_options: object = None) -> None:
         if "://" in str(path):  # a remote store (s3://, gs://, ...): its own transactions apply
             return super().save_checkpoint(checkpoint, path, storage_options)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(temporary, "wb") as file:
-                torch.save(checkpoint, file)
-                file.flush()
-                os.fsync(file.fileno())  # the bytes are on disk before the name points at them
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
-        if hasattr(os, "O_DIRECTORY"):  # POSIX: make the rename itself survive a power cut
-            folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
+        replace_atomically(Path(path), lambda file: torch.save(checkpoint, file))
+        return None
 
 
 def read_checkpoint(path: Path, key: str = "ckpt_path") -> dict:

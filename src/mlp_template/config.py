@@ -162,6 +162,8 @@ def check_checkpoint(cfg: DictConfig, resume: bool) -> None:
 
 def checkpoint_config(ckpt_path: str, data_files: bool) -> DictConfig:
     """For eval.py, predict.py, export.py: the checkpoint's run config, every value and the checkpoint checked."""
+    if not str(ckpt_path).strip():
+        raise ConfigError("ckpt_path= is empty: give a checkpoint file, or last")
     path = newest_last(Path("logs/runs")) if ckpt_path == "last" else Path(ckpt_path)
     if path is None:
         raise ConfigError("ckpt_path=last: no run under logs/runs has a checkpoints/last.ckpt")

@@ -100,13 +100,13 @@ def read_csv_rows(path: Path) -> np.ndarray:
         raise UserError(f"inputs={path}: not a table of numbers ({e})") from e
 
 
-def predict(ckpt_path: str, inputs: str, output: str) -> Path:
-    """Write ``output``: for each input, the predicted class and every class's probability."""
-    predictor, _ = load_predictor(ckpt_path)
+def predict(ckpt_path: str, inputs: str, output: str | None) -> Path:
+    """Write ``output`` (default ``<run>/predictions/<inputs name>.csv``): each input's class and probabilities."""
+    predictor, cfg = load_predictor(ckpt_path)
     names, pixels = read_inputs(Path(inputs), predictor.image_shape)
     with torch.no_grad():
         probs = torch.cat([predictor(batch).softmax(dim=1) for batch in pixels.split(1024)])  # forward pass only
-    out = Path(output)
+    out = Path(output) if output else Path(cfg.output_dir) / "predictions" / f"{Path(inputs).resolve().stem}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as f:
         writer = csv.writer(f)

@@ -13,6 +13,7 @@ from hydra.utils import get_class, instantiate
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
+from mlp_template.checkpoints import replace_atomically
 from mlp_template.errors import UserError
 
 CLAIMED: dict[str, str] = {}  # new folders this process created, by requested name: Hydra may resolve twice
@@ -53,6 +54,8 @@ def newest_last(runs: Path) -> Path | None:
 
 def checkpoint_file(cfg: DictConfig) -> Path:
     """``ckpt_path`` as a file: ``last`` is the run folder's ``checkpoints/last.ckpt``."""
+    if not str(cfg.ckpt_path).strip():
+        raise UserError("ckpt_path= is empty: give a checkpoint file, or last")
     if cfg.ckpt_path == "last":
         return Path(cfg.output_dir) / "checkpoints" / "last.ckpt"
     return Path(cfg.ckpt_path)
@@ -97,7 +100,11 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
                 node.pop(leaf, None)
         else:
             OmegaConf.update(saved, key, OmegaConf.select(cfg, key), merge=False, force_add=True)
-    OmegaConf.save(saved, Path(cfg.output_dir) / ".hydra" / "config.yaml")  # what the next resume or eval reads
+    # What ran: the run's config for the next resume or eval, and the record of this resume (Hydra's holds today's
+    # defaults composed with this command line).
+    text = OmegaConf.to_yaml(saved).encode()
+    for folder in filter(None, (".hydra", HydraConfig.get().output_subdir)):
+        replace_atomically(Path(cfg.output_dir) / folder / "config.yaml", lambda file: file.write(text))
     OmegaConf.set_struct(saved, True)  # typos fail, as in a composed config
     return saved
 
