@@ -176,7 +176,10 @@ def test_a_resume_takes_the_runs_saved_config_and_refuses_new_groups(trained_run
     run_dir, _ = trained_run
     shutil.copytree(run_dir, tmp_path / "run")
     ckpt = f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}"
-    for overrides, expected in ([ckpt, "epochs=5"], 5), ([ckpt, "optimizer=adam"], "optimizer=adam: a resumed run"):
+    (tmp_path / "run" / ".hydra" / "hydra.yaml").write_text("hydra:\n  runtime:\n    choices:\n      optimizer: sgd\n")
+    for overrides, expected in (([ckpt, "epochs=5", "optimizer=sgd"], 5),  # the run's own choice, typed again
+                                ([ckpt, "optimizer=adam"], r"optimizer=adam: a resumed run keeps its config groups "
+                                                           r"\(optimizer=sgd\)")):
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             cfg = compose("train", overrides=[f"output_dir={tmp_path / 'run'}", "hydra.output_subdir=null",
                                               *overrides], return_hydra_config=True)

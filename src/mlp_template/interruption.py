@@ -3,10 +3,12 @@
 Hand-written because Lightning's own handling cannot be resumed exactly: Ctrl-C raises ``KeyboardInterrupt`` wherever
 the code is, possibly between a gradient-descent step and the counter that records it, and its SIGTERM handler may
 stop in the middle of validation, whose half-computed metrics no checkpoint holds. Here both signals only set a flag;
-the run stops at the end of the next training batch, the one place where a checkpoint resumes exactly.
+the run stops at the end of the next training batch, or of the epoch, where a checkpoint resumes exactly.
 """
 
+import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -14,6 +16,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+Handler = Callable[[int, FrameType | None], object] | int | None  # what signal.signal takes and returns
 
 
 class Interrupted(SystemExit):
@@ -39,7 +42,7 @@ class StopOnSignal(Checkpoint):
         self.received: int | None = None
         self.saved = False  # the checkpoint is written; the stop waits until Lightning has logged the epoch
         self.where = ""
-        self.previous: dict[int, signal.Handlers | None] = {}
+        self.previous: dict[int, Handler] = {}
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Installed here, after Lightning registered its own SIGTERM handler (Trainer._run), so ours replaces it.
@@ -50,8 +53,9 @@ class StopOnSignal(Checkpoint):
         """The signal handler: only remember the request; a second Ctrl-C gets Python's default (stop now)."""
         self.received = signum
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        print(f"\n{signal.Signals(signum).name} received: stopping after this batch (Ctrl-C again: stop now, "
-              "without saving)", flush=True)
+        # os.write, not print: the handler may interrupt a print, and Python's buffered streams are not reentrant.
+        os.write(2, f"\n{signal.Signals(signum).name} received: saving a checkpoint at the end of "
+                 "this batch (or epoch), then stopping; Ctrl-C again stops at once, without saving\n".encode())
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: object) -> None:
         # Not after an epoch's last batch: Lightning 2.6 resumes a checkpoint taken there without that epoch's

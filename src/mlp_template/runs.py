@@ -67,6 +67,12 @@ def saved_config(run: Path) -> DictConfig | None:
     return OmegaConf.load(file) if file.is_file() else None
 
 
+def run_choices(run: Path) -> dict[str, str | None]:
+    """The option a run took in each config group (``optimizer: sgd``), from Hydra's record of it."""
+    file = run / ".hydra" / "hydra.yaml"
+    return dict(OmegaConf.load(file).hydra.runtime.choices) if file.is_file() else {}
+
+
 def run_of_checkpoint(path: Path) -> DictConfig:
     """The config saved by the run that wrote checkpoint ``path`` (``<run>/checkpoints/*.ckpt``), pointing at it."""
     run = path.resolve().parent.parent
@@ -88,11 +94,14 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
     if saved is None:  # a new run, a checkpoint from outside a run folder, or a caller without a command line
         return cfg
     groups = set(HydraConfig.get().runtime.choices)
+    used = run_choices(Path(cfg.output_dir))
     for override in OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task)):
         key = override.key_or_group
         if key in groups:
-            raise UserError(f"{override.input_line}: a resumed run keeps its config groups (see "
-                            f"{cfg.output_dir}/.hydra/config.yaml); change values, or start a new run")
+            if used.get(key) != override.value():  # the run's own choice, typed again, is fine
+                raise UserError(f"{override.input_line}: a resumed run keeps its config groups ({key}="
+                                f"{used.get(key)}); change values, or start a new run")
+            continue
         if override.is_delete():
             parent, _, leaf = key.rpartition(".")
             node = OmegaConf.select(saved, parent) if parent else saved
