@@ -54,3 +54,22 @@ def idx_root(tmp_path: Path) -> Path:
             write_idx(raw / f"{split}-images-idx3-ubyte", images)
             write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
+    """A finished run folder as train.py leaves it (checkpoints, events, .hydra/config.yaml), and its metrics.
+
+    Its config differs from today's defaults (network, test split, batch size): what reads it back must use it.
+    """
+    from omegaconf import OmegaConf
+
+    from mlp_template.training import train
+
+    run_dir = tmp_path_factory.mktemp("trained_run")
+    cfg = compose_config(run_dir, "epochs=2", "batch_size=16", "model.hidden_sizes=[32,16]", "model.batch_norm=true",
+                         "model.dropout=0.1", "data.test_size=300", "++trainer.limit_train_batches=10",
+                         "~callbacks.progress_bar", "+trainer.enable_progress_bar=false")
+    (run_dir / ".hydra").mkdir()
+    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")  # what Hydra saves for `python train.py`
+    return run_dir, train(cfg)

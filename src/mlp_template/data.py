@@ -34,16 +34,36 @@ class BatchIndices(Sampler[Tensor]):
     def __init__(self, order: DistributedSampler, batch_size: int) -> None:
         self.order = order
         self.batch_size = batch_size
+        self.served = 0  # batches of the current pass handed out so far
+        self.skip = 0  # batches the next pass skips: a run resumed mid-epoch goes on where it stopped
 
     def __iter__(self) -> Iterator[Tensor]:
-        yield from torch.tensor(list(self.order)).split(self.batch_size)
+        batches = torch.tensor(list(self.order)).split(self.batch_size)
+        self.served, self.skip = self.skip, 0
+        for batch in batches[self.served :]:
+            self.served += 1
+            yield batch
 
     def __len__(self) -> int:
         return -(-len(self.order) // self.batch_size)  # ceil: the last batch may be smaller
 
     def set_epoch(self, epoch: int) -> None:
-        """Called by Lightning at the start of every epoch: a new shuffle."""
+        """Called by Lightning at the start of every epoch: a new shuffle, nothing served yet."""
         self.order.set_epoch(epoch)
+        self.served = 0
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader whose place in the epoch goes into checkpoints: Lightning saves ``state_dict()`` with the loop
+    counters and, on a mid-epoch resume, calls ``load_state_dict`` so the epoch continues with the next batch."""
+
+    sampler: BatchIndices
+
+    def state_dict(self) -> dict[str, int]:
+        return {"batches_served": self.sampler.served}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self.sampler.skip = state_dict["batches_served"]
 
 
 class InMemoryDataModule(L.LightningDataModule):
@@ -101,7 +121,10 @@ class InMemoryDataModule(L.LightningDataModule):
         shard = DistributedSampler if split == "train" else UnrepeatedDistributedSampler
         order = shard(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=self.seed)
         # batch_size=None: each index tensor from the sampler fetches a whole batch with one tensor lookup.
-        return DataLoader(dataset, sampler=BatchIndices(order, self.batch_size), batch_size=None)
+        # Its own generator: a DataLoader draws a seed for each pass, which must not move the global random state
+        # dropout uses (a resumed run starts passes the never-stopped run did not, and would drop other neurons).
+        sampler = BatchIndices(order, self.batch_size)
+        return ResumableLoader(dataset, sampler=sampler, batch_size=None, generator=torch.Generator())
 
 
 def split_off(x: Tensor, y: Tensor, size: int, seed: int) -> tuple[Split, Split]:

@@ -38,7 +38,9 @@ class Classifier(L.LightningModule):
         # Stored in every checkpoint; not sent to the logger here, the run logs its HPARAMS with final metrics.
         self.save_hyperparameters(logger=False)
         self.model = MLP(input_size=input_size, output_size=num_classes, **model)
+        # Its running sum goes into checkpoints: a run stopped mid-epoch resumes with the epoch's loss so far.
         self.train_loss = MeanMetric()
+        self.train_loss.persistent(True)
         self.val_loss, self.val_acc = MeanMetric(), MulticlassAccuracy(num_classes, average="micro")
         self.test_loss, self.test_acc = MeanMetric(), MulticlassAccuracy(num_classes, average="micro")
 

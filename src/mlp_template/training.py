@@ -8,9 +8,12 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
+from mlp_template.checkpoints import AtomicCheckpointIO, read_checkpoint
+from mlp_template.config import validate
 from mlp_template.data import InMemoryDataModule
 from mlp_template.learning_rate import find_lr
 from mlp_template.module import Classifier
+from mlp_template.runs import build_logger, checkpoint_file, resumed_config
 from mlp_template.sweep import refuse_local_ddp_in_multirun
 
 
@@ -20,7 +23,13 @@ def plain(node: DictConfig | None) -> dict | None:
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train on ``cfg.data``, test the best checkpoint, and return the final metrics (``{"lr": ...}`` with find_lr)."""
+    """Train on ``cfg.data``, test the best checkpoint, and return the final metrics (``{"lr": ...}`` with find_lr).
+
+    With ``ckpt_path`` set, training resumes from that checkpoint, in its run's folder (src/mlp_template/runs.py).
+    """
+    cfg = resumed_config(cfg)  # python train.py ckpt_path=...: the run's saved config + this command line's keys
+    validate(cfg)  # every value, before any data is read: one line per mistake
+    resume_from = checkpoint_file(cfg) if cfg.ckpt_path else None
     L.seed_everything(cfg.seed, workers=True)  # same seed, same initial weights, same shuffles, same curves
     datamodule: InMemoryDataModule = instantiate(cfg.data)
     module = Classifier(
@@ -31,17 +40,27 @@ def train(cfg: DictConfig) -> dict[str, float]:
         scheduler=plain(cfg.scheduler),
     )
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values()]
-    trainer: L.Trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks)
+    logger = build_logger(cfg, first_epoch(resume_from))
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()])
     refuse_local_ddp_in_multirun(trainer)
     if cfg.find_lr:  # the learning-rate range test instead of training: python train.py find_lr=true
         return find_lr(trainer, module, datamodule)
-    trainer.fit(module, datamodule=datamodule)
+    # weights_only: loading a checkpoint never runs code from it (checkpoints hold tensors and plain values only).
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
-    trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
+    best = trainer.checkpoint_callback.best_model_path  # the first ModelCheckpoint's: lowest val/loss
+    trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
     metrics |= {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
     log_hyperparams(trainer, cfg, metrics)
     report(trainer, metrics)
     return metrics
+
+
+def first_epoch(checkpoint: Path | None) -> int | None:
+    """The first epoch a run resumed from ``checkpoint`` logs (the epochs finished before it was saved); None: new."""
+    if checkpoint is None:
+        return None
+    return read_checkpoint(checkpoint)["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
 
 
 def log_hyperparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
@@ -71,7 +90,8 @@ def report(trainer: L.Trainer, metrics: dict[str, float]) -> None:
     if not trainer.is_global_zero:
         return
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))  # what a sweep's summary table reads
-    print("\n" + "  ".join(f"{name} {metrics[name]:.4f}" for name in ("test/acc", "val/acc", "train/loss")))
+    names = [name for name in ("test/acc", "val/acc", "train/loss") if name in metrics]  # resumed finished: test only
+    print("\n" + "  ".join(f"{name} {metrics[name]:.4f}" for name in names))
     print(f"best checkpoint: {trainer.checkpoint_callback.best_model_path}")
     print(f"logs and checkpoints: {run_dir}")
     print(f"see the curves: tensorboard --logdir {run_dir}")

@@ -1,0 +1,17 @@
+"""Test a checkpoint on its run's test split: ``python eval.py ckpt_path=PATH``. See src/mlp_template/evaluation.py."""
+
+import hydra
+from omegaconf import DictConfig
+
+from mlp_template.errors import one_line_errors
+from mlp_template.evaluation import evaluate
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+def main(cfg: DictConfig) -> float:
+    with one_line_errors():
+        return evaluate(cfg.ckpt_path)["test/acc"]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Accuracy on unseen data, after the fact: a checkpoint tested on the test split of the run that trained it.
+
+The run's saved config (``<run>/.hydra/config.yaml``) decides the data, its split and preprocessing, the batch
+size and the trainer, so the numbers are the ones training reported for the same checkpoint, not today's defaults.
+"""
+
+from pathlib import Path
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from mlp_template.checkpoints import AtomicCheckpointIO
+from mlp_template.config import checkpoint_config
+from mlp_template.data import InMemoryDataModule
+from mlp_template.module import Classifier
+from mlp_template.runs import build_logger
+from mlp_template.training import plain
+
+
+def evaluate(ckpt_path: str) -> dict[str, float]:
+    """Test ``ckpt_path`` (a file, or ``last``); print and log ``test/loss`` and ``test/acc``; return them."""
+    cfg = checkpoint_config(ckpt_path, data_files=True)
+    path = Path(cfg.ckpt_path)
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule: InMemoryDataModule = instantiate(cfg.data)
+    module = Classifier(datamodule.input_size, datamodule.num_classes, plain(cfg.model), plain(cfg.optimizer),
+                        plain(cfg.scheduler))
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=build_logger(eval_config(cfg, path), 0),
+                                     enable_checkpointing=False, plugins=[AtomicCheckpointIO()])
+    trainer.test(module, datamodule=datamodule, ckpt_path=path, verbose=False, weights_only=True)
+    metrics = {name: float(trainer.callback_metrics[name]) for name in ("test/loss", "test/acc")}
+    print(f"\n{path}: test/loss {metrics['test/loss']:.4f}  test/acc {metrics['test/acc']:.4f}")
+    print(f"logged in: {Path(trainer.log_dir or '').resolve()}")
+    return metrics
+
+
+def eval_config(cfg: DictConfig, path: Path) -> DictConfig:
+    """The run's config writing its logs to ``<run>/eval/<checkpoint name>/``: beside the run, not into its curves."""
+    cfg = cfg.copy()
+    cfg.output_dir = str(Path(cfg.output_dir) / "eval" / path.stem)
+    return cfg

@@ -1,0 +1,51 @@
+"""The trained network for serving without this project: normalisation + network, as ``torch.export`` or ONNX.
+
+``.pt2`` (``torch.export``): load with ``torch.export.load(path).module()`` and call it on pixels in [0, 1]
+of shape (batch, *image_shape); it returns logits (batch, classes); ``softmax`` gives probabilities.
+``.onnx`` (the ``onnx`` extra): input ``pixels``, output ``logits``, the same shapes, for onnxruntime and others.
+TorchScript is deprecated by PyTorch in favour of ``torch.export``, so it is not offered.
+"""
+
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+from torch.export import Dim
+
+from mlp_template.errors import UserError
+from mlp_template.prediction import load_predictor
+
+FORMATS = {"torch_export": ".pt2", "onnx": ".onnx"}
+
+
+def export(ckpt_path: str, file_format: str, output: str | None) -> Path:
+    """Export ``ckpt_path`` to ``output`` (default ``<run>/exported/<checkpoint name><suffix>``); return the file."""
+    if file_format not in FORMATS:
+        raise UserError(f"format={file_format}: must be one of {', '.join(FORMATS)}")
+    predictor, cfg = load_predictor(ckpt_path)
+    checkpoint = Path(cfg.ckpt_path)
+    path = Path(output) if output else Path(cfg.output_dir) / "exported" / f"{checkpoint.stem}{FORMATS[file_format]}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.rand(2, *predictor.image_shape)
+    batch = {"pixels": {0: Dim("batch")}}  # any batch size
+    if file_format == "torch_export":
+        torch.export.save(torch.export.export(predictor, (example,), dynamic_shapes=batch), path)
+    else:
+        onnx_export(predictor, example, batch, path)
+    print(f"exported {checkpoint} -> {path.resolve()}")
+    return path
+
+
+def onnx_export(predictor: torch.nn.Module, example: torch.Tensor, batch: dict, path: Path) -> None:
+    """ONNX through torch.export (``dynamo=True``), which needs the onnx and onnxscript packages."""
+    try:
+        import onnxscript  # noqa: F401  (what torch.onnx needs; checked here to say how to get it)
+    except ImportError as e:
+        raise UserError('format=onnx: needs the onnx extra: pip install -e ".[onnx]"') from e
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.onnx's notes on its own internals, nothing to act on
+        for name in ("onnxscript", "onnx_ir"):  # their optimiser narrates each pass at INFO level
+            logging.getLogger(name).setLevel(logging.WARNING)
+        torch.onnx.export(predictor, (example,), path, dynamo=True, verbose=False, input_names=["pixels"],
+                          output_names=["logits"], dynamic_shapes=batch, external_data=False)  # one file

@@ -1,0 +1,117 @@
+"""A trained network on new inputs: the forward pass alone, with the same preprocessing the run trained with.
+
+Inputs are what the run's data module produced before normalising: pixels scaled to [0, 1], bright strokes on a
+dark background, at the run's image size (8x8 for digits, 28x28 for MNIST). ``Predictor`` adds the run's
+normalisation in front of the network, so prediction and the exported model (export.py) preprocess identically.
+"""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+
+from mlp_template.checkpoints import read_checkpoint
+from mlp_template.config import checkpoint_config
+from mlp_template.errors import UserError
+from mlp_template.model import MLP
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm")
+
+
+class Predictor(nn.Module):
+    """Pixels in [0, 1], (batch, *image_shape) -> the run's normalisation -> the network -> logits (batch, classes)."""
+
+    def __init__(self, network: MLP, mean: float, std: float, image_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.network = network.eval()  # eval: no dropout, batch norm with its running statistics
+        self.register_buffer("mean", torch.tensor(mean))
+        self.register_buffer("std", torch.tensor(std))
+        self.image_shape = image_shape
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        return self.network((pixels - self.mean) / self.std)
+
+
+def load_predictor(ckpt_path: str) -> tuple[Predictor, DictConfig]:
+    """The checkpoint's network behind its run's normalisation, and the run's config."""
+    cfg = checkpoint_config(ckpt_path, data_files=False)
+    data = instantiate(cfg.data)  # sizes and normalisation only; no data is read
+    network = MLP(input_size=data.input_size, output_size=data.num_classes, **OmegaConf.to_container(cfg.model))
+    weights = read_checkpoint(Path(cfg.ckpt_path))["state_dict"]  # the MLP's are under "model."
+    network.load_state_dict({name[6:]: tensor for name, tensor in weights.items() if name.startswith("model.")})
+    return Predictor(network, data.mean, data.std, tuple(data.image_shape)).eval(), cfg
+
+
+def read_inputs(path: Path, image_shape: tuple[int, ...]) -> tuple[list[str], Tensor]:
+    """``(names, pixels)`` from a folder of images, or an .npy / .csv with one example per row."""
+    where = f"inputs={path}"
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise UserError(f"{where}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        return [p.name for p in files], torch.stack([read_image(p, image_shape) for p in files])
+    if path.suffix == ".npy":
+        try:
+            rows = np.load(path, allow_pickle=False)  # no pickle: an .npy cannot run code either
+        except (ValueError, OSError, EOFError) as e:
+            raise UserError(f"{where}: not a numeric .npy array ({e})") from e
+    elif path.suffix == ".csv":
+        rows = read_csv_rows(path)
+    else:
+        raise UserError(f"{where}: must be a folder of images, an .npy file or a .csv file" if path.exists()
+                        else f"{where}: no such file or folder")
+    size = int(np.prod(image_shape))
+    if rows.ndim < 2 or rows[0].size != size:
+        raise UserError(f"{where}: holds rows of shape {rows.shape[1:]}; the network takes {size} pixel values "
+                        f"per row (an image {'x'.join(map(str, image_shape))}), in [0, 1]")
+    pixels = torch.as_tensor(rows, dtype=torch.float32).reshape(len(rows), *image_shape)
+    if pixels.min() < 0 or pixels.max() > 1:
+        raise UserError(f"{where}: values from {pixels.min():.3g} to {pixels.max():.3g}; pixels must be in [0, 1] "
+                        "(divide by 255, or by 16 for scikit-learn's digits)")
+    return [str(i) for i in range(len(rows))], pixels
+
+
+def read_image(path: Path, image_shape: tuple[int, ...]) -> Tensor:
+    """One image as grey pixels in [0, 1] at the run's size; shrinking averages areas, as the digits were made."""
+    from PIL import Image  # imported here: only a folder of images needs it
+
+    channels, height, width = image_shape
+    with Image.open(path) as image:
+        grey = image.convert("L").resize((width, height), Image.Resampling.BOX)
+    return torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255.0).reshape(channels, height, width)
+
+
+def read_csv_rows(path: Path) -> np.ndarray:
+    """Numbers separated by commas, one example per row; a header line is skipped."""
+    with open(path) as f:
+        first = f.readline().split(",")
+    try:
+        [float(cell) for cell in first]
+        header = 0
+    except ValueError:
+        header = 1
+    try:
+        return np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2, dtype=np.float32)
+    except ValueError as e:
+        raise UserError(f"inputs={path}: not a table of numbers ({e})") from e
+
+
+def predict(ckpt_path: str, inputs: str, output: str | None) -> Path:
+    """Write ``output`` (default ``<run>/predictions/<inputs name>.csv``): each input's class and probabilities."""
+    predictor, cfg = load_predictor(ckpt_path)
+    names, pixels = read_inputs(Path(inputs), predictor.image_shape)
+    with torch.no_grad():
+        probs = torch.cat([predictor(batch).softmax(dim=1) for batch in pixels.split(1024)])  # forward pass only
+    out = Path(output) if output else Path(cfg.output_dir) / "predictions" / f"{Path(inputs).resolve().stem}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["input", "predicted_class", *(f"prob_{c}" for c in range(probs.shape[1]))])
+        for name, p in zip(names, probs.tolist(), strict=True):
+            writer.writerow([name, int(np.argmax(p)), *(f"{v:.6f}" for v in p)])
+    print(f"{len(names)} predictions: {out.resolve()}")
+    return out

@@ -1,0 +1,150 @@
+"""A run's folder: a new one per run, the same one when a run resumes, and the config the run saved there.
+
+Hydra computes its run folder (``hydra.run.dir`` in conf/train.yaml) before the run starts, through the resolvers
+registered here on import (train.py imports the package before ``@hydra.main`` reads the config).
+"""
+
+import csv
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.utils import get_class, instantiate
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+
+from mlp_template.checkpoints import replace_atomically
+from mlp_template.errors import UserError
+
+CLAIMED: dict[str, str] = {}  # new folders this process created, by requested name: Hydra may resolve twice
+
+
+def run_dir(ckpt_path: str | None, runs: str, stamp: str) -> str:
+    """``hydra.run.dir``: the folder of the run that wrote ``ckpt_path``, else a new folder ``runs/stamp``."""
+    checkpoint = newest_last(Path(runs)) if ckpt_path == "last" else Path(ckpt_path) if ckpt_path else None
+    if checkpoint is not None and checkpoint.parent.name == "checkpoints":
+        return str(checkpoint.parent.parent)  # a resume continues the run's folder, curves and checkpoints
+    return new_folder(Path(runs) / stamp)  # a bad ckpt_path is reported by the run, in one line
+
+
+def new_folder(path: Path) -> str:
+    """Create ``path``, or ``path_1``, ``path_2``... if another run took it: two runs never share a folder."""
+    if str(path) not in CLAIMED:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ["", *(f"_{n}" for n in range(1, 1000))]:
+            try:
+                (folder := path.with_name(path.name + suffix)).mkdir()  # atomic: only one process succeeds
+            except FileExistsError:
+                continue
+            CLAIMED[str(path)] = str(folder)
+            break
+    return CLAIMED[str(path)]
+
+
+def record_dir(output_dir: str, stamp: str) -> str:
+    """``hydra.output_subdir``: ``.hydra``, or for a resume a subfolder that keeps the run's own config intact."""
+    return f".hydra/resumed_{stamp}" if (Path(output_dir) / ".hydra" / "config.yaml").is_file() else ".hydra"
+
+
+def newest_last(runs: Path) -> Path | None:
+    """The ``last.ckpt`` written most recently under ``runs``: the run trained last."""
+    found = sorted(runs.glob("*/checkpoints/last.ckpt"), key=lambda path: path.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def checkpoint_file(cfg: DictConfig) -> Path:
+    """``ckpt_path`` as a file: ``last`` is the run folder's ``checkpoints/last.ckpt``."""
+    if not str(cfg.ckpt_path).strip():
+        raise UserError("ckpt_path= is empty: give a checkpoint file, or last")
+    if cfg.ckpt_path == "last":
+        return Path(cfg.output_dir) / "checkpoints" / "last.ckpt"
+    return Path(cfg.ckpt_path)
+
+
+def saved_config(run: Path) -> DictConfig | None:
+    """The config a run saved (``.hydra/config.yaml``), or None for a folder Hydra did not make."""
+    file = run / ".hydra" / "config.yaml"
+    return OmegaConf.load(file) if file.is_file() else None
+
+
+def run_choices(run: Path) -> dict[str, str | None]:
+    """The option a run took in each config group (``optimizer: sgd``), from Hydra's record of it."""
+    file = run / ".hydra" / "hydra.yaml"
+    return dict(OmegaConf.load(file).hydra.runtime.choices) if file.is_file() else {}
+
+
+def run_of_checkpoint(path: Path) -> DictConfig:
+    """The config saved by the run that wrote checkpoint ``path`` (``<run>/checkpoints/*.ckpt``), pointing at it."""
+    run = path.resolve().parent.parent
+    cfg = saved_config(run) if path.resolve().parent.name == "checkpoints" else None
+    if cfg is None:
+        raise UserError(f"ckpt_path={path}: not in a run folder (<run>/checkpoints/, beside <run>/.hydra/config.yaml): "
+                        "the config of the run that made it is needed, for its data and preprocessing")
+    cfg.output_dir, cfg.ckpt_path = str(run), str(path)  # the saved output_dir is a Hydra interpolation
+    return cfg
+
+
+def resumed_config(cfg: DictConfig) -> DictConfig:
+    """For ``python train.py ckpt_path=...``: the run's saved config, with the keys typed on this command line.
+
+    A resume continues the run as it was configured (not with today's defaults); ``epochs=40`` trains it longer.
+    Config groups (``optimizer=adam``) cannot change mid-run: the checkpoint holds that optimizer's state.
+    """
+    saved = saved_config(Path(cfg.output_dir)) if cfg.get("ckpt_path") and HydraConfig.initialized() else None
+    if saved is None:  # a new run, a checkpoint from outside a run folder, or a caller without a command line
+        return cfg
+    groups = set(HydraConfig.get().runtime.choices)
+    used = run_choices(Path(cfg.output_dir))
+    for override in OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task)):
+        key = override.key_or_group
+        if key in groups:
+            if used.get(key) != override.value():  # the run's own choice, typed again, is fine
+                raise UserError(f"{override.input_line}: a resumed run keeps its config groups ({key}="
+                                f"{used.get(key)}); change values, or start a new run")
+            continue
+        if override.is_delete():
+            parent, _, leaf = key.rpartition(".")
+            node = OmegaConf.select(saved, parent) if parent else saved
+            if isinstance(node, DictConfig):
+                node.pop(leaf, None)
+        else:
+            OmegaConf.update(saved, key, OmegaConf.select(cfg, key), merge=False, force_add=True)
+    # What ran: the run's config for the next resume or eval, and the record of this resume (Hydra's holds today's
+    # defaults composed with this command line).
+    text = OmegaConf.to_yaml(saved).encode()
+    for folder in filter(None, (".hydra", HydraConfig.get().output_subdir)):
+        replace_atomically(Path(cfg.output_dir) / folder / "config.yaml", lambda file: file.write(text))
+    OmegaConf.set_struct(saved, True)  # typos fail, as in a composed config
+    return saved
+
+
+def build_logger(cfg: DictConfig, first_epoch: int | None) -> Logger:
+    """The run's logger; a resumed run appends to the curves already in its folder from ``first_epoch`` on.
+
+    Points already there from ``first_epoch`` on (a resume from an older checkpoint, a crash after the last save)
+    are dropped, so each epoch keeps one point: TensorBoard hides them (``purge_step``), and Lightning's CSVLogger,
+    which starts ``metrics.csv`` afresh, gets the earlier rows back. ``None``: a new run.
+    """
+    logger_class = get_class(cfg.logger._target_)
+    if first_epoch is not None and issubclass(logger_class, TensorBoardLogger):
+        return instantiate(cfg.logger, purge_step=first_epoch)
+    logger = instantiate(cfg.logger)
+    if first_epoch is not None and issubclass(logger_class, CSVLogger):
+        rows = read_rows(Path(logger.log_dir) / "metrics.csv", first_epoch)
+        for row in rows:  # logger.experiment (created here) has emptied metrics.csv
+            logger.experiment.log_metrics(row, step=int(row.pop("step")))
+        logger.save()
+    return logger
+
+
+def read_rows(file: Path, before_step: int) -> list[dict[str, float]]:
+    """The rows of a metrics.csv logged before ``before_step``, their empty cells left out."""
+    if not file.is_file():
+        return []
+    with open(file, newline="") as f:
+        rows = [{key: float(value) for key, value in row.items() if value} for row in csv.DictReader(f)]
+    return [row for row in rows if row.get("step", 0) < before_step]
+
+
+OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True, replace=True)
+OmegaConf.register_new_resolver("record_dir", record_dir, use_cache=True, replace=True)

@@ -1,0 +1,130 @@
+"""A trained checkpoint, used: evaluated with its run's config, run on new inputs, exported for serving."""
+
+import csv
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from mlp_template.errors import UserError
+from mlp_template.evaluation import evaluate
+from mlp_template.export import export
+from mlp_template.module import Classifier
+from mlp_template.prediction import predict
+from tests.conftest import read_scalars
+
+
+def best_checkpoint(run_dir: Path) -> Path:
+    return next((run_dir / "checkpoints").glob("epoch*.ckpt"))
+
+
+def checkpoint_logits(checkpoint: Path, pixels: torch.Tensor) -> torch.Tensor:
+    """The oracle: the Lightning module restored from the checkpoint, on inputs normalised like the run's data."""
+    module = Classifier.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True).eval()
+    with torch.no_grad():
+        return module((pixels - 0.3053) / 0.3760)  # conf/data/digits.yaml: mean, std
+
+
+def test_eval_reports_what_training_reported_for_that_checkpoint(trained_run: tuple[Path, dict]) -> None:
+    run_dir, trained = trained_run
+    metrics = evaluate(str(best_checkpoint(run_dir)))  # the run's config: 300 test images, a [32, 16] network
+    assert metrics == {"test/loss": trained["test/loss"], "test/acc": trained["test/acc"]}
+    logged = read_scalars(run_dir / "eval" / best_checkpoint(run_dir).stem)
+    assert logged["test/acc"] == [(0, pytest.approx(trained["test/acc"]))]
+    evaluate(str(best_checkpoint(run_dir)))  # again: the earlier point is replaced, not doubled
+    assert len(read_scalars(run_dir / "eval" / best_checkpoint(run_dir).stem)["test/acc"]) == 1
+
+
+def test_eval_needs_the_run_folder_of_the_checkpoint(tmp_path: Path, trained_run: tuple[Path, dict]) -> None:
+    loose = shutil.copy(best_checkpoint(trained_run[0]), tmp_path / "sent_by_someone.ckpt")
+    with pytest.raises(UserError, match=r"sent_by_someone.ckpt: not in a run folder \(<run>/checkpoints/"):
+        evaluate(str(loose))
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """20 of scikit-learn's digits as pixels in [0, 1], and their labels."""
+    data = load_digits()
+    return (data.images[:20] / 16.0).astype(np.float32), data.target[:20]
+
+
+def read_predictions(path: Path) -> tuple[list[str], list[int], np.ndarray]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    probs = np.array([[float(v) for k, v in row.items() if k.startswith("prob_")] for row in rows])
+    return [row["input"] for row in rows], [int(row["predicted_class"]) for row in rows], probs
+
+
+def test_predictions_from_npy_csv_and_images_agree_with_the_checkpoint(tmp_path: Path, trained_run, digits) -> None:
+    pixels, labels = digits
+    ckpt = str(best_checkpoint(trained_run[0]))
+    np.save(tmp_path / "rows.npy", pixels.reshape(20, 64))
+    np.savetxt(tmp_path / "rows.csv", pixels.reshape(20, 64), delimiter=",", comments="",
+               header=",".join(f"pixel{i}" for i in range(64)))
+    (tmp_path / "images").mkdir()
+    for i, image in enumerate(pixels[:5]):  # 32x32 PNGs, 4x the digits' size: shrunk back by area averaging
+        Image.fromarray((np.kron(image, np.ones((4, 4))) * 255).round().astype(np.uint8)).save(
+            tmp_path / "images" / f"digit{i:02d}.png")
+    for inputs in ("rows.npy", "rows.csv", "images"):
+        output = None if inputs == "images" else str(tmp_path / "out.csv")
+        written = predict(ckpt, str(tmp_path / inputs), output)
+        assert output or written == trained_run[0] / "predictions" / "images.csv"  # by default, in the run's folder
+        names, classes, probs = read_predictions(written)
+        n = len(names)
+        seen = pixels[:n] if inputs != "images" else np.round(pixels[:n] * 255) / 255  # a PNG holds 8-bit pixels
+        expected = checkpoint_logits(Path(ckpt), torch.from_numpy(seen).unsqueeze(1)).softmax(dim=1).numpy()
+        assert classes == expected.argmax(axis=1).tolist(), inputs
+        np.testing.assert_allclose(probs, expected, rtol=0, atol=2e-6)  # the CSV holds 6 decimals
+        assert names == (["0", "1"] if inputs != "images" else ["digit00.png", "digit01.png"]) + names[2:]
+    assert np.mean(np.array(classes) == labels[:5]) >= 0.6  # a trained network: it mostly reads them right
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda d: np.save(d / "x.npy", np.ones((3, 65))), r"x.npy: holds rows of shape \(65,\); the network takes 64"),
+    (lambda d: np.save(d / "x.npy", np.full((3, 64), 16.0)), r"x.npy: values from 16 to 16; pixels must be in \["),
+    (lambda d: (d / "x.npy").write_bytes(pickle.dumps([1, 2])), r"x.npy: not a numeric .npy array"),
+    (lambda d: np.save(d / "x.npy", np.array([{"a": 1}], dtype=object)), r"x.npy: not a numeric .npy array"),
+    (lambda d: (d / "x.csv").write_text("1,2\n3,oops\n"), r"x.csv: not a table of numbers"),
+    (lambda d: (d / "x.txt").write_text("1,2"), r"x.txt: must be a folder of images, an .npy file or a .csv file"),
+    (lambda d: (d / "x").mkdir(), r"x: no images \(.png"),
+    (lambda d: None, r"nothing: no such file or folder"),
+])
+def test_bad_inputs_are_named_in_one_line(tmp_path: Path, trained_run, make, message: str) -> None:
+    make(tmp_path)
+    name = next((p.name for p in tmp_path.iterdir()), "nothing")
+    with pytest.raises(UserError, match=message):
+        predict(str(best_checkpoint(trained_run[0])), str(tmp_path / name), str(tmp_path / "out.csv"))
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_torch_export_gives_the_checkpoints_outputs(tmp_path: Path, trained_run, digits) -> None:
+    ckpt = best_checkpoint(trained_run[0])
+    path = export(str(ckpt), "torch_export", None)
+    assert path == trained_run[0] / "exported" / f"{ckpt.stem}.pt2"
+    served = torch.export.load(path).module()  # nothing of this project needed to run it
+    pixels = torch.from_numpy(digits[0]).unsqueeze(1)
+    for batch in (pixels[:1], pixels[:7]):  # any batch size
+        assert torch.equal(served(batch), checkpoint_logits(ckpt, batch))  # the same operations: bit for bit
+
+
+def test_onnx_export_gives_the_checkpoints_outputs(tmp_path: Path, trained_run, digits) -> None:
+    ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    pytest.importorskip("onnxscript", reason="the onnx extra is not installed")
+    ckpt = best_checkpoint(trained_run[0])
+    path = export(str(ckpt), "onnx", str(tmp_path / "model.onnx"))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    pixels = torch.from_numpy(digits[0]).unsqueeze(1)
+    for batch in (pixels[:1], pixels[:7]):
+        (logits,) = session.run(["logits"], {"pixels": batch.numpy()})
+        # onnxruntime's kernels sum in another order than torch's: float32 rounding, ~1e-7 on logits of ~10.
+        np.testing.assert_allclose(logits, checkpoint_logits(ckpt, batch).numpy(), rtol=0, atol=1e-5)
+
+
+def test_export_names_an_unknown_format(trained_run) -> None:
+    with pytest.raises(UserError, match="format=tflite: must be one of torch_export, onnx"):
+        export(str(best_checkpoint(trained_run[0])), "tflite", None)
