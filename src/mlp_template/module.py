@@ -6,6 +6,7 @@ set is an epoch.
 """
 
 import lightning as L
+import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
@@ -31,7 +32,8 @@ class Classifier(L.LightningModule):
         # Stored in every checkpoint; not sent to the logger here, the run logs its HPARAMS with final metrics.
         self.save_hyperparameters(logger=False)
         self.model = MLP(input_size=input_size, output_size=num_classes, **model)
-        self.train_loss = MeanMetric()
+        self.train_loss = MeanMetric()  # fed once an epoch from the running sum that training_step keeps
+        self.train_loss_sum, self.train_samples = torch.zeros(()), 0  # reset, on the device, every epoch
         self.val_loss, self.val_acc = MeanMetric(), MulticlassAccuracy(num_classes, average="micro")
         self.test_loss, self.test_acc = MeanMetric(), MulticlassAccuracy(num_classes, average="micro")
 
@@ -47,7 +49,10 @@ class Classifier(L.LightningModule):
         x, y = batch
         logits = self(x)  # 1. forward pass
         loss = self.loss(logits, y)  # 2. loss
-        self.train_loss.update(loss.detach(), len(y))  # averaged over the epoch; logged once in on_train_epoch_end
+        # Summed on the device for the epoch's mean (on_train_epoch_end): a metric update per step would cost more
+        # than a small network's step, and on a GPU its NaN check would wait for every step to finish.
+        self.train_loss_sum += loss.detach() * len(y)
+        self.train_samples += len(y)
         # Lightning now runs optimizer.zero_grad(); loss.backward() (3. backpropagation: a gradient for every
         # weight); optimizer.step() (4. gradient descent: weight = weight - lr * gradient, for plain SGD).
         return loss
@@ -65,7 +70,11 @@ class Classifier(L.LightningModule):
         loss.update(self.loss(logits, y), len(y))
         acc.update(logits.argmax(dim=1), y)
 
+    def on_train_epoch_start(self) -> None:
+        self.train_loss_sum, self.train_samples = torch.zeros((), device=self.device), 0
+
     def on_train_epoch_end(self) -> None:
+        self.train_loss.update(self.train_loss_sum / self.train_samples, self.train_samples)  # one update an epoch
         self.log_epoch({"train/loss": self.train_loss})
 
     def on_validation_epoch_end(self) -> None:
