@@ -8,6 +8,7 @@ set is an epoch.
 import warnings
 
 import lightning as L
+import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
@@ -38,9 +39,12 @@ class Classifier(L.LightningModule):
         # Stored in every checkpoint; not sent to the logger here, the run logs its HPARAMS with final metrics.
         self.save_hyperparameters(logger=False)
         self.model = MLP(input_size=input_size, output_size=num_classes, **model)
-        # Its running sum goes into checkpoints: a run stopped mid-epoch resumes with the epoch's loss so far.
+        # The epoch's training loss is summed on the device by training_step (a metric update per step costs more
+        # than a small network's step) and fed to the metric once an epoch, which reduces it across DDP ranks.
+        # Buffers, so they follow the device and a checkpoint taken mid-epoch carries the epoch's loss so far.
         self.train_loss = MeanMetric()
-        self.train_loss.persistent(True)
+        self.register_buffer("train_loss_sum", torch.zeros(()))
+        self.register_buffer("train_samples", torch.zeros((), dtype=torch.long))
         self.val_loss, self.val_acc = MeanMetric(), MulticlassAccuracy(num_classes, average="micro")
         self.test_loss, self.test_acc = MeanMetric(), MulticlassAccuracy(num_classes, average="micro")
 
@@ -56,7 +60,8 @@ class Classifier(L.LightningModule):
         x, y = batch
         logits = self(x)  # 1. forward pass
         loss = self.loss(logits, y)  # 2. loss
-        self.train_loss.update(loss.detach(), len(y))  # averaged over the epoch; logged once in on_train_epoch_end
+        self.train_loss_sum += loss.detach() * len(y)  # for the epoch's mean, with no sync with a GPU per step
+        self.train_samples += len(y)
         # Lightning now runs optimizer.zero_grad(); loss.backward() (3. backpropagation: a gradient for every
         # weight); optimizer.step() (4. gradient descent: weight = weight - lr * gradient, for plain SGD).
         return loss
@@ -76,6 +81,9 @@ class Classifier(L.LightningModule):
         return logits
 
     def on_train_epoch_end(self) -> None:
+        self.train_loss.update(self.train_loss_sum / self.train_samples, self.train_samples)  # one update an epoch
+        self.train_loss_sum.zero_()
+        self.train_samples.zero_()
         self.log_epoch({"train/loss": self.train_loss})
 
     def on_validation_epoch_end(self) -> None:

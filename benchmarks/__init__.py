@@ -1,0 +1,1 @@
+"""How fast the template trains, against a hand-written PyTorch loop: ``python -m benchmarks.throughput``."""

@@ -1,0 +1,158 @@
+"""The template's path, run as a person runs it: ``python train.py OVERRIDES`` in a fresh process.
+
+Its default callbacks and logger stay on (whatever ``conf/callbacks/default.yaml`` and ``conf/logger`` hold when the
+benchmark runs); ``benchmarks.clock.EpochClock`` is added beside them to read the epoch boundaries.
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class TemplateRun:
+    epoch_seconds: list[float]
+    startup: float  # process start -> first training step, seconds
+    wall: float  # process start -> exit
+    val_acc: float
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """The environment of a child process that computes with ``threads`` threads, like this one."""
+    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+
+
+@dataclass
+class Child:
+    """A running ``python train.py``: its process, the time just before it started, the folder of its output."""
+
+    process: subprocess.Popen
+    start: float
+    run_dir: Path
+
+    def finish(self) -> float:
+        """Wait for the run to exit and return its wall time; a failed run raises with the end of its stderr."""
+        if self.process.wait() != 0:
+            tail = (self.run_dir / "stderr.txt").read_text()[-3000:]
+            raise RuntimeError(f"{' '.join(self.process.args)} failed ({self.process.returncode}):\n{tail}")
+        return time.time() - self.start
+
+
+def start_train(run_dir: Path, overrides: list[str], threads: int, *flags: str) -> Child:
+    """Start ``python [FLAGS] train.py OVERRIDES`` with its output in ``run_dir``."""
+    command = [sys.executable, *flags, "train.py", f"hydra.run.dir={run_dir}", *overrides]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "stdout.txt", "w") as out, open(run_dir / "stderr.txt", "w") as err:
+        start = time.time()
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err, env=thread_env(threads))
+    return Child(process, start, run_dir)
+
+
+def python_train(run_dir: Path, overrides: list[str], threads: int, *flags: str) -> float:
+    """Run ``python [FLAGS] train.py OVERRIDES`` to the end; return its wall time."""
+    return start_train(run_dir, overrides, threads, *flags).finish()
+
+
+def run_template(run_dir: Path, overrides: list[str], threads: int, between: Callable[[], None] | None = None,
+                 epochs: int = 0) -> TemplateRun:
+    """One timed run of the template. With ``between``, call it after each of the template's ``epochs`` epochs,
+    while the template waits: the caller's own epochs interleave with the template's."""
+    record = run_dir / "epoch_clock.json"
+    overrides = [*overrides, "+callbacks.epoch_clock._target_=benchmarks.clock.EpochClock",
+                 f"+callbacks.epoch_clock.path={record}"]
+    if between is None:
+        child = start_train(run_dir, overrides, threads)
+        wall = child.finish()
+    else:
+        with socket.create_server(("127.0.0.1", 0)) as server:
+            port = server.getsockname()[1]
+            child = start_train(run_dir, [*overrides, f"+callbacks.epoch_clock.port={port}"], threads)
+            wall = interleave(child, server, between, epochs)
+    times = json.loads(record.read_text())
+    return TemplateRun(times["epoch_seconds"], times["first_step"] - child.start, wall, times["val_acc"])
+
+
+def interleave(child: Child, server: socket.socket, between: Callable[[], None], epochs: int) -> float:
+    """Template epoch 1, ``between``, template epoch 2, ``between``, ...; the last ``between`` once it has exited."""
+    server.settimeout(1.0)
+    while True:  # the run connects when its first epoch is about to start, unless it fails before
+        try:
+            connection, _ = server.accept()
+            break
+        except TimeoutError:
+            if child.process.poll() is not None:
+                child.finish()  # raises if it failed
+                raise RuntimeError(f"train.py exited before its first epoch; see {child.run_dir}") from None
+    with connection, connection.makefile("rb") as messages:
+        for epoch in range(epochs):
+            if messages.readline() != b"ready\n":
+                child.finish()  # raises if it failed
+                raise RuntimeError(f"train.py stopped after {epoch} of {epochs} epochs; see {child.run_dir}")
+            if epoch > 0:
+                between()
+            connection.sendall(b"g")
+        messages.readline()  # done
+    wall = child.finish()
+    between()
+    return wall
+
+
+@dataclass
+class Import:
+    name: str
+    self_seconds: float
+    cumulative: float
+    depth: int
+    parent: "Import | None" = None  # the module whose import statement imported this one
+
+
+def import_profile(run_dir: Path, overrides: list[str], threads: int) -> list[Import]:
+    """Every module ``python -X importtime train.py OVERRIDES`` imports, with its time and who imported it."""
+    python_train(run_dir, overrides, threads, "-X", "importtime")
+    pattern = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+    imports = []
+    for line in (run_dir / "stderr.txt").read_text().splitlines():
+        if match := pattern.match(line):
+            self_us, cumulative_us, indent, name = match.groups()
+            imports.append(Import(name, int(self_us) / 1e6, int(cumulative_us) / 1e6, (len(indent) - 1) // 2))
+    # importtime prints a module after everything it imported: its parent is the next line one level up.
+    pending: dict[int, list[Import]] = {}
+    for module in imports:
+        for child in pending.pop(module.depth + 1, []):
+            child.parent = module
+        pending.setdefault(module.depth, []).append(module)
+    return imports
+
+
+def import_breakdown(imports: list[Import], notable: tuple[str, ...]) -> list[str]:
+    """Lines for the report: total, the heaviest packages by own time, and who pulls in the ``notable`` modules."""
+    by_package: dict[str, float] = {}
+    for module in imports:
+        package = module.name.split(".")[0]
+        by_package[package] = by_package.get(package, 0.0) + module.self_seconds
+    heaviest = sorted(by_package.items(), key=lambda item: -item[1])[:8]
+    lines = [f"imports: {sum(m.self_seconds for m in imports):.2f} s in {len(imports)} modules; by package: "
+             + ", ".join(f"{name} {seconds:.2f}" for name, seconds in heaviest)]
+    first = {}
+    for module in imports:
+        first.setdefault(module.name, module)
+    for name in notable:
+        if name not in first:
+            lines.append(f"  {name:<24} not imported")
+            continue
+        importers, module = [], first[name]
+        while module.parent:  # up to the top, naming the first module of each other package on the way
+            module = module.parent
+            if module.name.split(".")[0] != (importers[-1] if importers else name).split(".")[0]:
+                importers.append(module.name)
+        lines.append(f"  {name:<24} {first[name].cumulative:5.2f} s  <- {' <- '.join(importers) or '(top level)'}")
+    return lines

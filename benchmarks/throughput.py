@@ -1,0 +1,153 @@
+"""Samples/s of the template against a hand-written PyTorch loop and the classic DataLoader loop, in one run.
+
+    python -m benchmarks.throughput           # MNIST-format files and digits, batch 64 and 512 (minutes)
+    python -m benchmarks.throughput --tiny    # one epoch of small data: shows that it still runs
+
+Three ways train the same MLP (784-256-256-256-10 with BatchNorm, Adam; 64 inputs on digits) for the same epochs
+with the same optimizer settings, batch size and threads: (1) the template, as ``python train.py``; (2) the
+reference, a short plain-PyTorch loop over tensors in memory; (3) the classic torchvision Dataset + DataLoader +
+per-sample transform loop. One epoch = the training steps over the train split and one pass over the val split.
+"""
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from benchmarks import ceiling, loops, report, synthetic
+from benchmarks.template import ROOT, import_breakdown, import_profile, run_template
+from mlp_template.data import InMemoryDataModule
+from mlp_template.module import Classifier
+from mlp_template.training import plain
+
+# The model and optimizer of the issue's measurements; everything else is the template's default config.
+MODEL = ["optimizer=adam", "lr=0.001", "model.hidden_sizes=[256,256,256]", "model.batch_norm=true", "seed=0"]
+# Start-up: where these come from and what they cost.
+NOTABLE = ("lightning", "torchmetrics.functional", "torchvision", "torch._dynamo", "scipy.signal", "sklearn.datasets",
+           "hydra", "torch.utils.tensorboard")
+
+
+def config(workdir: Path, overrides: list[str]) -> DictConfig:
+    """The config ``python train.py OVERRIDES`` composes."""
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("train", overrides=[f"output_dir={workdir}", *overrides])
+
+
+def model_and_optimizer(cfg: DictConfig, data: InMemoryDataModule, device: torch.device) -> tuple:
+    """The template's own network and optimizer (its ``configure_optimizers``): the loops get the same settings."""
+    torch.manual_seed(cfg.seed)
+    module = Classifier(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer)).to(device)
+    return module.model, module.configure_optimizers()
+
+
+def measure(cfg: DictConfig, overrides: list[str], data: InMemoryDataModule, classic: tuple, args: argparse.Namespace,
+            run_dir: Path) -> dict:
+    """One dataset at one batch size: the three ways, alternating epoch by epoch; then the matmul ceiling."""
+    device, batch_size = torch.device(args.device), cfg.batch_size
+    x, y = (t.to(device) for t in data.splits["train"].tensors)
+    val = [t.to(device) for t in data.splits["val"].tensors]
+    reference = loops.PlainLoop(*model_and_optimizer(cfg, data, device), loops.in_memory_batches(x, y, batch_size),
+                                loops.in_memory_batches(*val, batch_size), device)
+    dataloader = loops.PlainLoop(*model_and_optimizer(cfg, data, device),
+                                 loops.loader_batches(classic[0], batch_size, shuffle=True),
+                                 loops.loader_batches(classic[1], batch_size, shuffle=False), device)
+
+    def between() -> None:  # while the template waits between two of its epochs
+        reference.epoch()
+        dataloader.epoch()
+
+    template = run_template(run_dir, overrides, args.threads, between, cfg.epochs)
+    ways = {"template": template.__dict__, "reference": reference, "classic": dataloader}
+    for name in ("reference", "classic"):
+        ways[name] = {"epoch_seconds": ways[name].epoch_seconds, "val_acc": ways[name].val_acc}
+    return {"batch_size": batch_size, "epochs": cfg.epochs, "train_samples": len(x), "paths": ways,
+            "optimizer": report.describe(reference.optimizer),
+            "flops_per_sample": ceiling.flops_per_sample(reference.model),
+            "matmul_ceiling": ceiling.matmul_ceiling(reference.model, batch_size, device, args.matmul_seconds)}
+
+
+def datasets(args: argparse.Namespace, workdir: Path) -> dict[str, tuple[list[str], str]]:
+    """Each dataset's overrides and a one-line description; MNIST files are made up when none are at hand."""
+    root, source = args.mnist_root, f"MNIST IDX files in {args.mnist_root}"
+    if not synthetic.has_mnist(root):
+        train_size, test_size = (1200, 200) if args.tiny else (60_000, 10_000)
+        root = synthetic.write_mnist(workdir / "data", train_size, test_size)
+        source = f"synthetic MNIST-format IDX files ({train_size:,} + {test_size:,} images; none in {args.mnist_root})"
+    val_size = 200 if args.tiny else 5000
+    choices = {"mnist": (["data=mnist", f"data.root={root}", f"data.val_size={val_size}"], source),
+               "digits": (["data=digits"], "scikit-learn's bundled 8x8 digits")}
+    return {name: choices[name] for name in args.datasets}
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict:
+    """Every measurement of the benchmark, as one JSON-ready dict."""
+    results = {"settings": report.settings(args, config(workdir, MODEL)), "runs": []}
+    print(*report.settings_lines(results["settings"]), sep="\n", flush=True)
+    accelerator = "gpu" if args.device == "cuda" else "cpu"  # the device of every way, not "auto"
+    for name, (data_overrides, source) in datasets(args, workdir).items():
+        epochs = args.digits_epochs if name == "digits" else args.epochs
+        data_overrides = [*data_overrides, f"trainer.accelerator={accelerator}"]
+        cfg = config(workdir, [*data_overrides, *MODEL, f"epochs={epochs}"])
+        data: InMemoryDataModule = instantiate(cfg.data)
+        data.setup("fit")  # decoded once, shared by the reference loop at every batch size
+        classic = loops.classic_datasets(cfg.data)
+        for batch_size in args.batch_sizes:
+            overrides = [*data_overrides, *MODEL, f"epochs={epochs}", f"batch_size={batch_size}"]
+            cfg = config(workdir, overrides)
+            result = measure(cfg, overrides, data, classic, args, workdir / f"{name}-{batch_size}")
+            results["runs"].append({"dataset": name, "source": source, **report.summarise(result)})
+            print(*report.run_lines(results["runs"][-1]), sep="\n", flush=True)
+    results["startup"] = startup(args, workdir)
+    results["peak_flops"] = ceiling.peak_flops(torch.device(args.device), seconds=args.matmul_seconds)
+    return results
+
+
+def startup(args: argparse.Namespace, workdir: Path) -> dict:
+    """The default ``python train.py``: its wall time and start-up, and where its imports spend their time."""
+    overrides = ["debug=fast"] if args.tiny else []
+    default = run_template(workdir / "default", overrides, args.threads)
+    imports = import_profile(workdir / "importtime", ["debug=fast"], args.threads)
+    return {"command": " ".join(["python train.py", *overrides]), "wall": default.wall, "startup": default.startup,
+            "epoch_seconds": default.epoch_seconds, "imports": import_breakdown(imports, NOTABLE)}
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="1 epoch of small data, batch 64: a smoke run")
+    parser.add_argument("--datasets", nargs="+", default=["mnist", "digits"], choices=["mnist", "digits"])
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[512, 64])
+    parser.add_argument("--epochs", type=int, default=4, help="MNIST epochs per way; the first is warm-up")
+    parser.add_argument("--digits-epochs", type=int, default=20, help="digits epochs per way; the first is warm-up")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="compute threads, every way")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--mnist-root", type=Path, default=ROOT / "data", help="where MNIST/raw/*-ubyte are")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.epochs, args.digits_epochs, args.batch_sizes = 1, 1, [64]
+    args.matmul_seconds = 0.05 if args.tiny else 0.5
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments(argv)
+    torch.set_num_threads(args.threads)  # the template's process gets the same number (OMP_NUM_THREADS)
+    # Importing Lightning sets this (to keep forks CUDA-safe); then, with a CUDA build of torch and no GPU, every
+    # optimizer step probes NVML (~50 us). A plain PyTorch script has no such cost, so the loops here must not pay
+    # it; the template, which imports Lightning, does.
+    os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
+    with tempfile.TemporaryDirectory(prefix="mlp-template-benchmark-") as workdir:
+        results = run(args, Path(workdir))
+    print(*report.summary_lines(results), sep="\n")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The shipped benchmark still runs: benchmarks/throughput.py in its tiny mode, checked for what it reports.
+
+Timings on a shared machine prove nothing, so nothing here is timed: the three ways must be there, train the same
+network to a real accuracy, and report positive finite throughputs, ratios, a start-up and its imports.
+"""
+
+import json
+import math
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_tiny_benchmark_reports_three_ways_ratios_and_startup(tmp_path) -> None:
+    results_file = tmp_path / "results.json"
+    command = [sys.executable, "-m", "benchmarks.throughput", "--tiny", "--threads", "1", "--json", str(results_file),
+               "--mnist-root", str(tmp_path / "no-mnist-here")]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(results_file.read_text())
+
+    assert [(run["dataset"], run["batch_size"]) for run in results["runs"]] == [("mnist", 64), ("digits", 64)]
+    for run in results["runs"]:
+        assert set(run["paths"]) == {"template", "reference", "classic"}
+        for way in run["paths"].values():
+            assert len(way["epoch_seconds"]) == run["epochs"] == 1
+            rate = way["samples_per_s"]
+            assert all(math.isfinite(value) and value > 0 for value in rate.values())
+            assert rate["min"] <= rate["median"] <= rate["max"]
+            assert way["val_acc"] > 0.5  # chance is 0.1: every way really trained the network
+        assert all(math.isfinite(ratio) and ratio > 0 for ratio in run["ratios"].values())
+        assert "fused=True" in run["optimizer"]  # the template's optimizer settings, in every way
+    mnist, digits = results["runs"]
+    assert "synthetic" in mnist["source"] and mnist["train_samples"] == 1000  # 1,200 made-up images - 200 for val
+    assert digits["train_samples"] == 1257
+    assert mnist["flops_per_sample"] == 6 * (784 * 256 + 256 * 256 * 2 + 256 * 10)
+
+    startup = results["startup"]
+    assert 0 < startup["startup"] < startup["wall"]
+    assert any(line.strip().startswith("lightning") for line in startup["imports"])
+    for text in ("(1) template", "(2) reference", "(3) classic", "template/reference", "start-up", "GFLOP/s"):
+        assert text in result.stdout
