@@ -62,55 +62,66 @@ def test_misclassified_grid_holds_one_captioned_tile_per_mistake(tmp_path) -> No
         assert (image.step, image.height, image.width) == (epoch, 2 + rows * (24 + 32 + 2), 2 + min(wrong, 8) * 34)
 
 
-def one_step(tmp_path, optimizer: str, lr: float) -> tuple[dict, dict]:
-    """One optimizer step on the digits with the gradient and update panels: (what they logged, the real step)."""
+def train_steps(tmp_path, optimizer: str, lr: float, steps: int, every_n_steps: int) -> tuple[dict, list[dict]]:
+    """A few optimizer steps on the digits, one epoch, with the gradient and update panels measuring every
+    ``every_n_steps``-th: (what they logged, each step's real weights and gradients per layer)."""
     cfg = compose_config(tmp_path, f"optimizer={optimizer}", f"lr={lr}")
     L.seed_everything(0)
     data: DigitsDataModule = instantiate(cfg.data)
     module = Classifier(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer))
-    record = RecordStep()
+    record = RecordSteps()
     trainer = L.Trainer(
-        max_epochs=1, limit_train_batches=1, limit_val_batches=0, logger=TensorBoardLogger(tmp_path, "", ""),
-        callbacks=[GradientNorms(), UpdateRatio(), record], enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, use_distributed_sampler=False,
+        max_epochs=1, limit_train_batches=steps, limit_val_batches=0, logger=TensorBoardLogger(tmp_path, "", ""),
+        callbacks=[GradientNorms(every_n_steps), UpdateRatio(every_n_steps), record], enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
     )
     trainer.fit(module, datamodule=data)
     logged = {tag: values[0][1] for tag, values in read_scalars(tmp_path).items()}
-    return logged, record.layers
+    return logged, record.steps
 
 
-class RecordStep(L.Callback):
-    """Each layer's weight matrix before and after the step, and its gradient."""
+class RecordSteps(L.Callback):
+    """Each layer's weight matrix before and after every step, and its gradient."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict] = []
 
     def on_before_optimizer_step(self, trainer, module, optimizer) -> None:
         weights = {name: layer.weight if name == "output" else layer.linear.weight
                    for name, layer in module.model.layers.named_children()}
-        self.layers = {name: {"before": w.detach().clone(), "grad": w.grad.clone(), "w": w}
-                       for name, w in weights.items()}
+        self.live = weights
+        self.steps.append({name: {"before": w.detach().clone(), "grad": w.grad.clone()} for name, w in weights.items()})
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        for layer in self.layers.values():
-            layer["after"] = layer.pop("w").detach().clone()
+        for name, w in self.live.items():
+            self.steps[-1][name]["after"] = w.detach().clone()
 
 
 def test_for_plain_sgd_the_update_is_lr_times_the_gradient(tmp_path) -> None:
     lr = 0.05
-    logged, layers = one_step(tmp_path, "sgd", lr)
-    for name, layer in layers.items():
+    logged, [step] = train_steps(tmp_path, "sgd", lr, steps=1, every_n_steps=10)
+    for name, layer in step.items():
         weight_norm = layer["after"].norm().item()
         assert logged[f"grad_norm/{name}"] == pytest.approx(layer["grad"].norm().item(), rel=1e-5)
         # ‖Δw‖ = update_ratio · ‖w‖ must be lr · ‖grad‖: gradient descent, w = w - lr · grad, seen in the panels.
         assert logged[f"update_ratio/{name}"] * weight_norm == pytest.approx(lr * logged[f"grad_norm/{name}"], rel=1e-4)
 
 
-def test_the_update_ratio_measures_what_any_optimizer_did(tmp_path) -> None:
+def ratio(layer: dict) -> float:
+    return ((layer["after"] - layer["before"]).norm() / layer["after"].norm()).item()
+
+
+def test_the_update_ratio_measures_what_any_optimizer_did_on_the_measured_steps(tmp_path) -> None:
     lr = 0.001
-    logged, layers = one_step(tmp_path, "adam", lr)
-    for name, layer in layers.items():
-        step = (layer["after"] - layer["before"]).norm().item()
-        assert logged[f"update_ratio/{name}"] == pytest.approx(step / layer["after"].norm().item(), rel=1e-4)
+    logged, steps = train_steps(tmp_path, "adam", lr, steps=5, every_n_steps=2)
+    measured = steps[0::2]  # steps 0, 2 and 4 of the epoch
+    for name in LAYERS:
+        assert logged[f"update_ratio/{name}"] == pytest.approx(sum(ratio(s[name]) for s in measured) / 3, rel=1e-4)
+        mean_grad = sum(s[name]["grad"].norm().item() for s in measured) / 3
+        assert logged[f"grad_norm/{name}"] == pytest.approx(mean_grad, rel=1e-5)
         # Adam's first step moves each weight by about lr whatever its gradient: not lr · ‖grad‖ at all.
-        assert step > 3 * lr * layer["grad"].norm().item()
+        first = steps[0][name]
+        assert (first["after"] - first["before"]).norm() > 3 * lr * first["grad"].norm()
 
 
 def test_panels_write_scalars_to_csv_and_each_can_be_switched_off(tmp_path) -> None:

@@ -33,16 +33,28 @@ def layer_weights(pl_module: L.LightningModule) -> dict[str, Tensor]:
 
 
 class GradientNorms(Panel):
-    """Backpropagation's blame per layer: the norm of each layer's weight gradient, averaged over the epoch's
-    steps, as ``grad_norm/<layer>``. Taken just before ``optimizer.step()``, before any gradient clipping."""
+    """Backpropagation's blame per layer: the norm of each layer's weight gradient, as ``grad_norm/<layer>``.
+
+    Taken just before ``optimizer.step()`` (before any gradient clipping) on the first step of every epoch and
+    every ``every_n_steps``-th after it, like ``UpdateRatio``; the epoch's value is the mean over those steps.
+    """
+
+    def __init__(self, every_n_steps: int = 10) -> None:
+        self.every_n_steps, self.steps = every_n_steps, 0
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.names, self.weights = zip(*layer_weights(pl_module).items(), strict=True)
-        self.norms: list[Tensor] = []  # one per layer and step, on the device
+        self.norms: list[Tensor] = []  # one per layer and measured step, on the device
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.steps = 0
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Optimizer) -> None:
-        grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.weights]
-        self.norms.extend(torch._foreach_norm(grads))  # one batched call for all layers (as clip_grad_norm_ does)
+        measuring = self.steps % self.every_n_steps == 0
+        self.steps += 1
+        if measuring:
+            grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.weights]
+            self.norms.extend(torch._foreach_norm(grads))  # one call for all layers (as clip_grad_norm_ does)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.norms:
@@ -52,24 +64,33 @@ class GradientNorms(Panel):
 
 
 class UpdateRatio(Panel):
-    """Gradient descent's step per layer: ``‖Δw‖ / ‖w‖`` of every optimizer step, averaged over the epoch, as
+    """Gradient descent's step per layer: ``‖Δw‖ / ‖w‖`` of an optimizer step, averaged over the epoch, as
     ``update_ratio/<layer>``. 1e-3 to 1e-2 is a healthy step; 1e-1 and up, a learning rate that is too high.
 
     Δw is measured, not assumed: the weights are copied just before ``optimizer.step()`` and compared after it, so
-    this is what the optimizer really did (SGD, momentum, Adam, weight decay alike); ‖w‖ is after the step.
+    this is what the optimizer really did (SGD, momentum, Adam, weight decay alike); ‖w‖ is after the step. That
+    reads the weights about six times, as much work as an SGD step itself: it is done on the first step of every
+    epoch and every ``every_n_steps``-th after it, and the epoch's value is the mean over those steps.
     """
+
+    def __init__(self, every_n_steps: int = 10) -> None:
+        self.every_n_steps, self.steps, self.measuring = every_n_steps, 0, False
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.names, weights = zip(*layer_weights(pl_module).items(), strict=True)
         self.weights = [w.detach() for w in weights]  # the same numbers, outside autograd: no graph is built
-        self.before = [w.clone() for w in self.weights]  # allocated once, refilled every step
+        self.before = [w.clone() for w in self.weights]  # allocated once, refilled at every measured step
         self.deltas_then_weights = [*self.before, *self.weights]
-        self.norms: list[Tensor] = []  # per step: ‖Δw‖ of each layer, then ‖w‖ of each layer
-        self.stepping = False
+        self.norms: list[Tensor] = []  # per measured step: ‖Δw‖ of each layer, then ‖w‖ of each layer
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.steps = 0
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Optimizer) -> None:
-        torch._foreach_copy_(self.before, self.weights)
-        self.stepping = True  # with gradient accumulation, only some batches end with a step
+        self.measuring = self.steps % self.every_n_steps == 0  # with gradient accumulation, not every batch steps
+        self.steps += 1
+        if self.measuring:
+            torch._foreach_copy_(self.before, self.weights)
 
     def on_train_batch_end(
         self,
@@ -79,14 +100,14 @@ class UpdateRatio(Panel):
         batch: tuple[Tensor, Tensor],
         batch_idx: int,
     ) -> None:
-        if self.stepping:
+        if self.measuring:
             torch._foreach_sub_(self.before, self.weights)  # before - after = -Δw, in place: no allocation
             self.norms.extend(torch._foreach_norm(self.deltas_then_weights))
-            self.stepping = False
+            self.measuring = False
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.norms:
-            update, weight = torch.stack(self.norms).view(-1, 2, len(self.names)).unbind(dim=1)  # (steps, layers)
+            update, weight = torch.stack(self.norms).view(-1, 2, len(self.names)).unbind(dim=1)  # (measured, layers)
             ratios = (update / weight.clamp_min(torch.finfo().tiny)).mean(dim=0).tolist()
             log_scalars(trainer, {f"update_ratio/{name}": r for name, r in zip(self.names, ratios, strict=True)})
         self.norms.clear()
