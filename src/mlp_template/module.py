@@ -41,10 +41,9 @@ class Classifier(L.LightningModule):
         self.model = MLP(input_size=input_size, output_size=num_classes, **model)
         # The epoch's training loss is summed on the device by training_step (a metric update per step costs more
         # than a small network's step) and fed to the metric once an epoch, which reduces it across DDP ranks.
-        # Buffers, so they follow the device and a checkpoint taken mid-epoch carries the epoch's loss so far.
+        # Plain attributes, not buffers: DDP overwrites every buffer with rank 0's copy before each forward pass.
         self.train_loss = MeanMetric()
-        self.register_buffer("train_loss_sum", torch.zeros(()))
-        self.register_buffer("train_samples", torch.zeros((), dtype=torch.long))
+        self.train_loss_sum, self.train_samples = torch.zeros(()), 0
         self.val_loss, self.val_acc = MeanMetric(), MulticlassAccuracy(num_classes, average="micro")
         self.test_loss, self.test_acc = MeanMetric(), MulticlassAccuracy(num_classes, average="micro")
 
@@ -80,11 +79,20 @@ class Classifier(L.LightningModule):
         acc.update(logits.argmax(dim=1), y)
         return logits
 
+    def on_fit_start(self) -> None:
+        self.train_loss_sum = self.train_loss_sum.to(self.device)
+
     def on_train_epoch_end(self) -> None:
         self.train_loss.update(self.train_loss_sum / self.train_samples, self.train_samples)  # one update an epoch
-        self.train_loss_sum.zero_()
-        self.train_samples.zero_()
+        self.train_loss_sum, self.train_samples = torch.zeros((), device=self.device), 0
         self.log_epoch({"train/loss": self.train_loss})
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """A checkpoint taken mid-epoch carries the epoch's training loss so far."""
+        checkpoint["train_loss_so_far"] = (self.train_loss_sum.cpu(), self.train_samples)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.train_loss_sum, self.train_samples = checkpoint.get("train_loss_so_far", (torch.zeros(()), 0))
 
     def on_validation_epoch_end(self) -> None:
         self.log_epoch({"val/loss": self.val_loss, "val/acc": self.val_acc})
