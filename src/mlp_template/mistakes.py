@@ -126,7 +126,7 @@ def centred(image: Image.Image, corner: tuple[int, int], cell: int, text: str, s
     image.paste(shade, (corner[0] + (cell - mask.width) // 2, corner[1] + (cell - mask.height) // 2), mask)
 
 
-def draw_confusion(counts: Tensor, cell: int = 24) -> Image.Image:
+def draw_confusion(counts: Tensor, cell: int = 20) -> Image.Image:
     """``counts[true, predicted]`` as a grey picture: each non-empty cell shaded by its share of the true class
     (darker: more), with its count; empty cells stay blank, so the confusions stand out."""
     image = confusion_frame(len(counts), cell).copy()
