@@ -11,7 +11,6 @@ from functools import cache
 import lightning as L
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 from torchvision.utils import make_grid
@@ -43,7 +42,8 @@ def captioned_grid(x: Tensor, preds: list[int], targets: list[int], per_row: int
     """Images (N, C, H, W), grey or RGB, as one picture: each contrast-stretched, enlarged, under its caption."""
     low, high = x.flatten(1).aminmax(dim=1)
     x = (x - low.view(-1, 1, 1, 1)) / (high - low).clamp_min(1e-8).view(-1, 1, 1, 1)
-    x = F.interpolate(x, scale_factor=-(-TILE // x.shape[-1]), mode="nearest")  # ceil: at least TILE wide
+    scale = -(-TILE // x.shape[-1])  # ceil: at least TILE pixels wide
+    x = x.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)  # each pixel a scale x scale square
     bands = torch.stack([caption(p, t, x.shape[-1]) for p, t in zip(preds, targets, strict=True)])
     tiles = torch.cat([bands.expand(-1, x.shape[1], -1, -1), (x * 255).to(torch.uint8)], dim=2)
     grid = make_grid(tiles, nrow=per_row, padding=2, pad_value=128)  # (3, H', W'): grey is repeated three times
