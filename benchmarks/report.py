@@ -1,6 +1,7 @@
 """What the benchmark prints: the settings every way shares, samples/s per way, ratios, start-up, targets."""
 
 import argparse
+import os
 import platform
 import statistics
 
@@ -26,47 +27,68 @@ def describe(optimizer: Optimizer) -> str:
 
 def settings(args: argparse.Namespace, cfg: DictConfig) -> dict:
     """The conditions every way shares, and the template's callbacks and logger as configured right now."""
-    return {"device": args.device, "threads": args.threads, "torch": torch.__version__,
+    return {"device": args.device, "threads": args.threads, "cores": os.cpu_count(), "load": load(),
+            "torch": torch.__version__,
             "lightning": lightning.__version__, "python": platform.python_version(), "cpu": platform.processor(),
             "callbacks": {name: node._target_.rsplit(".", 1)[-1] for name, node in cfg.callbacks.items()},
             "logger": cfg.logger._target_.rsplit(".", 1)[-1] if cfg.logger else "none"}
 
 
+def load() -> float:
+    """The number of processes wanting a CPU, averaged over the last minute: above the cores, timings suffer."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def settings_lines(s: dict) -> list[str]:
     callbacks = ", ".join(f"{name} ({cls})" for name, cls in s["callbacks"].items())
-    return [f"device {s['device']}, {s['threads']} threads in every way; torch {s['torch']}, lightning "
-            f"{s['lightning']}, python {s['python']}",
+    return [f"device {s['device']}, {s['threads']} threads in every way ({s['cores']} cores, load average "
+            f"{s['load']:.1f} at the start); torch {s['torch']}, lightning {s['lightning']}, python {s['python']}",
             f"template: conf/callbacks/default.yaml = {callbacks}; logger {s['logger']}; progress bar to a file",
             "reference and classic: the template's MLP and its configure_optimizers(), plain loop; classic "
             "DataLoader: shuffle, num_workers=0",
             "an epoch = training steps over the train split + one pass over the val split; samples/s = train "
-            "samples / epoch seconds, median [min-max] over the epochs after the first (warm-up)"]
+            "samples / epoch seconds, median [min-max] over the epochs after the first (warm-up)",
+            "the ways take turns epoch by epoch (template, reference, classic, template, ...); 'x ref' = median "
+            "over those turns of epoch time / the reference's epoch time in the same turn"]
 
 
 def summarise(result: dict) -> dict:
-    """Add per-way samples/s statistics and the ratios of median epoch times to one ``measure`` result."""
-    samples = result["train_samples"]
-    for way in result["paths"].values():
-        seconds = way["epoch_seconds"][1:] or way["epoch_seconds"]  # the first epoch warms up, unless it is alone
+    """Add per-way samples/s statistics and the template's ratios to one ``measure`` result.
+
+    The ways take turns epoch by epoch, so each template epoch is paired with the reference and classic epochs
+    that ran right after it; a ratio is the median over those pairs, which cancels most of a shared machine's drift.
+    """
+    samples, paths = result["train_samples"], result["paths"]
+    for way in paths.values():
+        seconds = measured(way["epoch_seconds"])
         rates = [samples / s for s in seconds]
         way["samples_per_s"] = {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}
         way["median_epoch_seconds"] = statistics.median(seconds)
-    median = {name: way["median_epoch_seconds"] for name, way in result["paths"].items()}
-    result["ratios"] = {"template_over_reference": median["template"] / median["reference"],
-                        "classic_over_template": median["classic"] / median["template"]}
-    result["template_of_ceiling"] = result["paths"]["template"]["samples_per_s"]["median"] / result["matmul_ceiling"]
+    template, reference, classic = (measured(paths[name]["epoch_seconds"]) for name in WAYS)
+    result["ratios"] = {
+        "template_over_reference": statistics.median(t / r for t, r in zip(template, reference, strict=True)),
+        "classic_over_template": statistics.median(c / t for c, t in zip(classic, template, strict=True)),
+        "classic_over_reference": statistics.median(c / r for c, r in zip(classic, reference, strict=True))}
+    result["template_of_ceiling"] = paths["template"]["samples_per_s"]["median"] / result["matmul_ceiling"]
     return result
+
+
+def measured(epoch_seconds: list[float]) -> list[float]:
+    """The epochs that count: all but the first, which warms up (allocations, first calls), unless it is alone."""
+    return epoch_seconds[1:] or epoch_seconds
 
 
 def run_lines(run: dict) -> list[str]:
     lines = [f"\n== {run['dataset']}, batch {run['batch_size']}: {run['train_samples']:,} training samples, "
              f"{run['epochs']} epochs; {run['source']}; {run['optimizer']}",
              f"{'way':<52}{'samples/s':>10}  {'[min - max]':<17}{'epoch s':>8}{'x ref':>7}{'val acc':>8}"]
+    ratios = run["ratios"]
+    x_reference = {"template": ratios["template_over_reference"], "reference": 1.0,
+                   "classic": ratios["classic_over_reference"]}
     for name, way in run["paths"].items():
         rate = way["samples_per_s"]
-        ratio = way["median_epoch_seconds"] / run["paths"]["reference"]["median_epoch_seconds"]
         lines.append(f"{WAYS[name]:<52}{rate['median']:>10,.0f}  [{rate['min']:>6,.0f} - {rate['max']:>6,.0f}]"
-                     f"{way['median_epoch_seconds']:>8.3f}{ratio:>7.2f}{way['val_acc']:>8.3f}")
+                     f"{way['median_epoch_seconds']:>8.3f}{x_reference[name]:>7.2f}{way['val_acc']:>8.3f}")
     flops = run["flops_per_sample"]
     lines.append(f"hardware: {flops / 1e6:.2f} MFLOP per sample (6 x {flops // 6:,} weights); matmuls alone at "
                  f"these shapes: {run['matmul_ceiling']:,.0f} samples/s ({run['matmul_ceiling'] * flops / 1e9:.1f} "
@@ -94,5 +116,6 @@ def summary_lines(results: dict) -> list[str]:
               f"training step) {s['startup']:.2f} s and {len(s['epoch_seconds'])} epochs "
               f"{sum(s['epoch_seconds']):.2f} s",
               "start-up imports (python -X importtime train.py debug=fast):", *s["imports"],
-              f"\nmachine: one 1024x1024 float32 matmul runs at {results['peak_flops'] / 1e9:.1f} GFLOP/s"]
+              f"\nmachine: one 1024x1024 float32 matmul runs at {results['peak_flops'] / 1e9:.1f} GFLOP/s; load "
+              f"average {load():.1f} at the end"]
     return lines

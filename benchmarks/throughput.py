@@ -122,7 +122,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tiny", action="store_true", help="1 epoch of small data, batch 64: a smoke run")
     parser.add_argument("--datasets", nargs="+", default=["mnist", "digits"], choices=["mnist", "digits"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[512, 64])
-    parser.add_argument("--epochs", type=int, default=4, help="MNIST epochs per way; the first is warm-up")
+    parser.add_argument("--epochs", type=int, default=6, help="MNIST epochs per way; the first is warm-up")
     parser.add_argument("--digits-epochs", type=int, default=20, help="digits epochs per way; the first is warm-up")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="compute threads, every way")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,50 @@
+"""What makes the template fast must not change what it computes: the epoch loss, the GPU check."""
+
+import ctypes
+import os
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+
+from mlp_template.module import Classifier
+from mlp_template.training import plain, skip_futile_gpu_probe
+from tests.conftest import compose_config
+
+
+class StepLosses(L.Callback):
+    """Every training step's loss and batch size, as the step returned them."""
+
+    def __init__(self) -> None:
+        self.losses: list[tuple[float, int]] = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self.losses.append((outputs["loss"].item(), len(batch[1])))
+
+
+def test_epoch_loss_is_the_sample_weighted_mean_of_the_step_losses(tmp_path) -> None:
+    cfg = compose_config(tmp_path, "batch_size=500", "optimizer=adam", "lr=0.01")  # 1,257 = 500 + 500 + 257
+    data = instantiate(cfg.data)
+    module = Classifier(64, 10, plain(cfg.model), plain(cfg.optimizer))
+    steps = StepLosses()
+    trainer = L.Trainer(max_epochs=2, logger=False, callbacks=[steps], enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1,
+                        num_sanity_val_steps=0, use_distributed_sampler=False, accelerator="cpu")
+    trainer.fit(module, datamodule=data)
+    last_epoch = steps.losses[-3:]
+    assert [n for _, n in last_epoch] == [500, 500, 257]
+    expected = sum(loss * n for loss, n in last_epoch) / 1257  # the second epoch's: the sum was reset in between
+    assert abs(trainer.callback_metrics["train/loss"].item() - expected) < 1e-5
+
+
+def test_gpu_probe_is_skipped_only_without_a_driver_and_answers_the_same(monkeypatch) -> None:
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # what importing Lightning sets
+    answer = torch.cuda.is_available()
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")
+        driver = True
+    except OSError:
+        driver = False
+    skip_futile_gpu_probe()
+    assert (os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1") == driver
+    assert torch.cuda.is_available() == answer
