@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 from torchvision.utils import make_grid
 
-from mlp_template.panels import Panel, add_picture, paint, tensorboards
+from mlp_template.panels import Panel, paint, picture, tensorboards, write
 
 FONT = ImageFont.load_default()
 TILE = 32  # pixels: small images (8x8 digits) are enlarged to at least this width, so a person can read them
@@ -90,7 +90,7 @@ class MisclassifiedImages(Panel):
         if self.count and not trainer.sanity_checking:
             x, preds, y = (torch.cat(parts).cpu() for parts in zip(*self.found, strict=True))
             tiles, epoch = (x.float(), preds.tolist(), y.tolist(), self.per_row), trainer.current_epoch
-            paint(trainer, lambda writer: add_picture(writer, "misclassified", captioned_grid(*tiles), epoch))
+            paint(trainer, lambda writer: write(writer, [picture("misclassified", captioned_grid(*tiles))], epoch))
         self.found, self.count = [], 0
 
 
@@ -170,4 +170,4 @@ class ConfusionMatrix(Panel):
             return
         counts = trainer.strategy.reduce(self.counts, reduce_op="sum").cpu()  # summed over every process's shard
         self.counts, epoch = None, trainer.current_epoch
-        paint(trainer, lambda writer: add_picture(writer, "confusion_matrix", draw_confusion(counts), epoch))
+        paint(trainer, lambda writer: write(writer, [picture("confusion_matrix", draw_confusion(counts))], epoch))

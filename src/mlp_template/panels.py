@@ -12,7 +12,7 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
-from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
 from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 
@@ -79,9 +79,13 @@ class Panel(L.Callback):
 
 
 def log_scalars(trainer: L.Trainer, values: dict[str, float]) -> None:
-    """Write ``values`` to every logger at the current epoch (loggers write on the global-zero process only)."""
+    """Write ``values`` to every logger at the current epoch: in TensorBoard as one event."""
+    scalars = [Summary.Value(tag=tag, simple_value=value) for tag, value in values.items()]
+    for writer in tensorboards(trainer):
+        write(writer, scalars, trainer.current_epoch)
     for logger in trainer.loggers:
-        logger.log_metrics(values, step=trainer.current_epoch)
+        if not isinstance(logger, TensorBoardLogger):  # e.g. CSV (loggers write on the global-zero process only)
+            logger.log_metrics(values, step=trainer.current_epoch)
 
 
 def tensorboards(trainer: L.Trainer) -> list[SummaryWriter]:
@@ -91,11 +95,18 @@ def tensorboards(trainer: L.Trainer) -> list[SummaryWriter]:
     return [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
 
 
-def add_histogram(writer: SummaryWriter, tag: str, values: Tensor, step: int, bins: int = 30) -> None:
-    """``SummaryWriter.add_histogram`` in equal-width bins counted by torch: ~10x cheaper than its numpy default.
+def write(writer: SummaryWriter, values: list[Summary.Value], step: int) -> None:
+    """Write ``values`` (scalars, histograms, images) to TensorBoard as one event.
 
-    30 bins, as many as TensorBoard draws: every byte of an event costs time in TensorBoard's checksum.
+    One event, not one per value as ``SummaryWriter.add_*`` does: TensorBoard's writer opens and closes its file
+    for every event, and checksums each in Python. ``_get_file_writer`` is what those ``add_*`` methods use.
     """
+    writer._get_file_writer().add_summary(Summary(value=values), step)
+
+
+def histogram(tag: str, values: Tensor, bins: int = 30) -> Summary.Value:
+    """A TensorBoard histogram of ``values`` in equal-width bins counted by torch: ~10x cheaper than
+    ``SummaryWriter.add_histogram``'s numpy; 30 bins, as many as TensorBoard draws."""
     values = values.detach().flatten().float()
     low, high = (bound.item() for bound in values.aminmax())
     if high == low:  # one value only: one bin
@@ -104,19 +115,18 @@ def add_histogram(writer: SummaryWriter, tag: str, values: Tensor, step: int, bi
         limits = [low + (high - low) * (i + 1) / bins for i in range(bins)]  # each bin's right edge
         counts = torch.histc(values, bins, low, high).tolist()
     total, squares = values.sum().item(), values.dot(values).item()
-    writer.add_histogram_raw(tag, low, high, len(values), total, squares, limits, counts, step)
-
-
-def add_picture(writer: SummaryWriter, tag: str, picture: Image.Image, step: int) -> None:
-    """``SummaryWriter.add_image`` for a Pillow picture, kept grey if it is: a third of the bytes of RGB, and
-    TensorBoard checksums every byte in Python (~0.1 ms a kilobyte)."""
-    png = io.BytesIO()
-    picture.save(png, format="PNG", compress_level=1)  # twice as fast as the default 6, ~15 % more bytes
-    image = Summary.Image(
-        height=picture.height,
-        width=picture.width,
-        colorspace=len(picture.getbands()),
-        encoded_image_string=png.getvalue(),
+    histo = HistogramProto(
+        min=low, max=high, num=len(values), sum=total, sum_squares=squares, bucket_limit=limits, bucket=counts
     )
-    # add_image would convert to RGB first; _get_file_writer is what SummaryWriter's own add_* methods write through.
-    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+    return Summary.Value(tag=tag, histo=histo)
+
+
+def picture(tag: str, image: Image.Image) -> Summary.Value:
+    """A TensorBoard image of a Pillow picture, kept grey if it is (``add_image`` would make it RGB: three times
+    the bytes, which TensorBoard checksums in Python, ~0.1 ms a kilobyte)."""
+    png = io.BytesIO()
+    image.save(png, format="PNG", compress_level=1)  # twice as fast as the default 6, ~15 % more bytes
+    encoded = Summary.Image(
+        height=image.height, width=image.width, colorspace=len(image.getbands()), encoded_image_string=png.getvalue()
+    )
+    return Summary.Value(tag=tag, image=encoded)

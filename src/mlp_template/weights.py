@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.utils.tensorboard import SummaryWriter
 
-from mlp_template.panels import Panel, add_histogram, log_scalars, paint, tensorboards
+from mlp_template.panels import Panel, histogram, log_scalars, paint, tensorboards, write
 
 
 def layer_weights(pl_module: L.LightningModule) -> dict[str, Tensor]:
@@ -140,8 +140,7 @@ class WeightHistograms(Panel):
         histograms |= {f"grads/{name}": p.grad.clone() for name, p in params.items() if p.grad is not None}
 
         def draw(writer: SummaryWriter) -> None:
-            for tag, values in histograms.items():
-                add_histogram(writer, tag, values, epoch)
+            write(writer, [histogram(tag, values) for tag, values in histograms.items()], epoch)
 
         paint(trainer, draw)
 
