@@ -44,8 +44,8 @@ def settings_lines(s: dict) -> list[str]:
     return [f"device {s['device']}, {s['threads']} threads in every way ({s['cores']} cores, load average "
             f"{s['load']:.1f} at the start); torch {s['torch']}, lightning {s['lightning']}, python {s['python']}",
             f"template: conf/callbacks/default.yaml = {callbacks}; logger {s['logger']}; progress bar to a file",
-            "reference and classic: the template's MLP and its configure_optimizers(), plain loop; classic "
-            "DataLoader: shuffle, num_workers=0",
+            "reference and classic: the template's MLP and its configure_optimizers(), one plain loop; reference "
+            "batches: randperm + indexing of tensors on the device; classic: DataLoader(shuffle, num_workers=0)",
             "an epoch = training steps over the train split + one pass over the val split; samples/s = train "
             "samples / epoch seconds, median [min-max] over the epochs after the first (warm-up)",
             "the ways take turns epoch by epoch (template, reference, classic, template, ...); 'x ref' = median "

@@ -13,12 +13,16 @@ import argparse
 import json
 import os
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from torch import nn
+from torch.optim import Optimizer
+from torch.utils.data import Dataset
 
 from benchmarks import ceiling, loops, report, synthetic
 from benchmarks.template import ROOT, import_breakdown, import_profile, run_template
@@ -39,15 +43,15 @@ def config(workdir: Path, overrides: list[str]) -> DictConfig:
         return compose("train", overrides=[f"output_dir={workdir}", *overrides])
 
 
-def model_and_optimizer(cfg: DictConfig, data: InMemoryDataModule, device: torch.device) -> tuple:
+def model_and_optimizer(cfg: DictConfig, data: InMemoryDataModule, device: torch.device) -> tuple[nn.Module, Optimizer]:
     """The template's own network and optimizer (its ``configure_optimizers``): the loops get the same settings."""
     torch.manual_seed(cfg.seed)
     module = Classifier(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer)).to(device)
-    return module.model, module.configure_optimizers()
+    return module.model, module.configure_optimizers()  # no scheduler given: the optimizer alone
 
 
-def measure(cfg: DictConfig, overrides: list[str], data: InMemoryDataModule, classic: tuple, args: argparse.Namespace,
-            run_dir: Path) -> dict:
+def measure(cfg: DictConfig, overrides: list[str], data: InMemoryDataModule, classic: tuple[Dataset, Dataset],
+            args: argparse.Namespace, run_dir: Path) -> dict:
     """One dataset at one batch size: the three ways, alternating epoch by epoch; then the matmul ceiling."""
     device, batch_size = torch.device(args.device), cfg.batch_size
     x, y = (t.to(device) for t in data.splits["train"].tensors)
@@ -62,10 +66,9 @@ def measure(cfg: DictConfig, overrides: list[str], data: InMemoryDataModule, cla
         reference.epoch()
         dataloader.epoch()
 
-    template = run_template(run_dir, overrides, args.threads, between, cfg.epochs)
-    ways = {"template": template.__dict__, "reference": reference, "classic": dataloader}
-    for name in ("reference", "classic"):
-        ways[name] = {"epoch_seconds": ways[name].epoch_seconds, "val_acc": ways[name].val_acc}
+    ways = {"template": asdict(run_template(run_dir, overrides, args.threads, between, cfg.epochs))}
+    for name, loop in (("reference", reference), ("classic", dataloader)):
+        ways[name] = {"epoch_seconds": loop.epoch_seconds, "val_acc": loop.val_acc}
     return {"batch_size": batch_size, "epochs": cfg.epochs, "train_samples": len(x), "paths": ways,
             "optimizer": report.describe(reference.optimizer),
             "flops_per_sample": ceiling.flops_per_sample(reference.model),
@@ -118,6 +121,7 @@ def startup(args: argparse.Namespace, workdir: Path) -> dict:
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; ``--tiny`` shrinks everything to a smoke run."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="1 epoch of small data, batch 64: a smoke run")
     parser.add_argument("--datasets", nargs="+", default=["mnist", "digits"], choices=["mnist", "digits"])
@@ -125,7 +129,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=6, help="MNIST epochs per way; the first is warm-up")
     parser.add_argument("--digits-epochs", type=int, default=20, help="digits epochs per way; the first is warm-up")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="compute threads, every way")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
     parser.add_argument("--mnist-root", type=Path, default=ROOT / "data", help="where MNIST/raw/*-ubyte are")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
@@ -138,9 +142,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = arguments(argv)
     torch.set_num_threads(args.threads)  # the template's process gets the same number (OMP_NUM_THREADS)
-    # Importing Lightning sets this (to keep forks CUDA-safe); then, with a CUDA build of torch and no GPU, every
-    # optimizer step probes NVML (~50 us). A plain PyTorch script has no such cost, so the loops here must not pay
-    # it; the template, which imports Lightning, does.
+    # Importing Lightning (done here to build the template's network) sets this; with a CUDA build of torch and no
+    # GPU driver, every Adam step then searches for NVML in vain. A plain PyTorch script never sets it, so the loops
+    # here run without it; the template's own process deals with it itself (training.py: skip_futile_gpu_probe).
     os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
     with tempfile.TemporaryDirectory(prefix="mlp-template-benchmark-") as workdir:
         results = run(args, Path(workdir))
