@@ -9,7 +9,9 @@ import torch
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.overrides import TorchFunctionMode
 
+from mlp_template import panels
 from mlp_template.data import DigitsDataModule
 from mlp_template.module import Classifier
 from mlp_template.training import plain, train
@@ -122,6 +124,30 @@ def test_the_update_ratio_measures_what_any_optimizer_did_on_the_measured_steps(
         # Adam's first step moves each weight by about lr whatever its gradient: not lr · ‖grad‖ at all.
         first = steps[0][name]
         assert (first["after"] - first["before"]).norm() > 3 * lr * first["grad"].norm()
+
+
+def test_the_painter_thread_never_calls_torch(tmp_path, monkeypatch) -> None:
+    # A torch call on a second thread slows every later training step down (panels.painter): catch any.
+    calls, submit = [], panels.painter.submit
+
+    class Record(TorchFunctionMode):  # a mode is per thread: it sees the painter thread's torch calls alone
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            calls.append(getattr(func, "__name__", str(func)))
+            return func(*args, **(kwargs or {}))
+
+    def recorded(draw, *args):
+        def run(*inner):
+            with Record():
+                return draw(*inner)
+
+        return submit(run, *args)
+
+    monkeypatch.setattr(panels.painter, "submit", recorded)
+    train(compose_config(tmp_path, "debug=fast", "epochs=2"))
+    events = read_events(tmp_path)
+    assert [image.step for image in events.Images("misclassified")] == [0, 1]  # the painter did paint
+    assert [image.step for image in events.Images("confusion_matrix")] == [0, 1]
+    assert calls == []
 
 
 def test_panels_write_scalars_to_csv_and_each_can_be_switched_off(tmp_path) -> None:

@@ -38,8 +38,9 @@ def caption(pred: int, true: int, width: int) -> Tensor:
     return torch.from_numpy(np.array(band)).unsqueeze(0)
 
 
-def captioned_grid(x: Tensor, preds: list[int], targets: list[int], per_row: int) -> Image.Image:
-    """Images (N, C, H, W), grey or RGB, as one picture: each contrast-stretched, enlarged, under its caption."""
+def captioned_grid(x: Tensor, preds: list[int], targets: list[int], per_row: int) -> np.ndarray:
+    """Images (N, C, H, W), grey or RGB, as one uint8 picture (H', W') or (H', W', 3): each contrast-stretched,
+    enlarged, under its caption."""
     low, high = x.flatten(1).aminmax(dim=1)
     x = (x - low.view(-1, 1, 1, 1)) / (high - low).clamp_min(1e-8).view(-1, 1, 1, 1)
     scale = -(-TILE // x.shape[-1])  # ceil: at least TILE pixels wide
@@ -47,7 +48,7 @@ def captioned_grid(x: Tensor, preds: list[int], targets: list[int], per_row: int
     bands = torch.stack([caption(p, t, x.shape[-1]) for p, t in zip(preds, targets, strict=True)])
     tiles = torch.cat([bands.expand(-1, x.shape[1], -1, -1), (x * 255).to(torch.uint8)], dim=2)
     grid = make_grid(tiles, nrow=per_row, padding=2, pad_value=128)  # (3, H', W'): grey is repeated three times
-    return Image.fromarray(grid[0].numpy() if x.shape[1] == 1 else grid.permute(1, 2, 0).numpy())
+    return grid[0].numpy() if x.shape[1] == 1 else grid.permute(1, 2, 0).numpy()
 
 
 class MisclassifiedImages(Panel):
@@ -89,8 +90,9 @@ class MisclassifiedImages(Panel):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.count and not trainer.sanity_checking:
             x, preds, y = (torch.cat(parts).cpu() for parts in zip(*self.found, strict=True))
-            tiles, epoch = (x.float(), preds.tolist(), y.tolist(), self.per_row), trainer.current_epoch
-            paint(trainer, lambda writer: write(writer, [picture("misclassified", captioned_grid(*tiles))], epoch))
+            grid, epoch = captioned_grid(x.float(), preds.tolist(), y.tolist(), self.per_row), trainer.current_epoch
+            # Only Pillow's encoding waits for the painter thread: the grid is built here (see panels.painter).
+            paint(trainer, lambda writer: write(writer, [picture("misclassified", Image.fromarray(grid))], epoch))
         self.found, self.count = [], 0
 
 
@@ -126,17 +128,18 @@ def centred(image: Image.Image, corner: tuple[int, int], cell: int, text: str, s
     image.paste(shade, (corner[0] + (cell - mask.width) // 2, corner[1] + (cell - mask.height) // 2), mask)
 
 
-def draw_confusion(counts: Tensor, cell: int = 20) -> Image.Image:
-    """``counts[true, predicted]`` as a grey picture: each non-empty cell shaded by its share of the true class
+def draw_confusion(counts: list[list[int]], cell: int = 20) -> Image.Image:
+    """``counts[true][predicted]`` as a grey picture: each non-empty cell shaded by its share of the true class
     (darker: more), with its count; empty cells stay blank, so the confusions stand out."""
     image = confusion_frame(len(counts), cell).copy()
     draw = ImageDraw.Draw(image)
-    share = (counts / counts.sum(dim=1, keepdim=True).clamp_min(1)).tolist()
-    table = counts.int().tolist()
-    for i, j in counts.nonzero().tolist():
-        x, y, level = 2 * cell + j * cell, 2 * cell + i * cell, share[i][j]
-        draw.rectangle((x + 1, y + 1, x + cell - 1, y + cell - 1), fill=int(245 - 215 * level))
-        centred(image, (x, y), cell, str(table[i][j]), 255 if level > 0.5 else 0)
+    for i, row in enumerate(counts):
+        for j, count in enumerate(row):
+            if not count:
+                continue
+            x, y, level = 2 * cell + j * cell, 2 * cell + i * cell, count / sum(row)
+            draw.rectangle((x + 1, y + 1, x + cell - 1, y + cell - 1), fill=int(245 - 215 * level))
+            centred(image, (x, y), cell, str(count), 255 if level > 0.5 else 0)
     return image
 
 
@@ -168,6 +171,6 @@ class ConfusionMatrix(Panel):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.counts is None:
             return
-        counts = trainer.strategy.reduce(self.counts, reduce_op="sum").cpu()  # summed over every process's shard
+        counts = trainer.strategy.reduce(self.counts, reduce_op="sum").tolist()  # summed over every process's shard
         self.counts, epoch = None, trainer.current_epoch
         paint(trainer, lambda writer: write(writer, [picture("confusion_matrix", draw_confusion(counts))], epoch))
