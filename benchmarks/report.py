@@ -14,6 +14,7 @@ from torch.optim import Optimizer
 REFERENCE_TARGETS = {512: 1.10, 64: 1.20}
 CLASSIC_TARGET = 3.0
 WAYS = {"template": "(1) template: python train.py",
+        "lightning": "(1b) Lightning alone: train.py, callbacks off",
         "reference": "(2) reference: hand loop, in-memory tensors",
         "classic": "(3) classic: Dataset+DataLoader+ToTensor/Normalize"}
 
@@ -44,12 +45,14 @@ def settings_lines(s: dict) -> list[str]:
     return [f"device {s['device']}, {s['threads']} threads in every way ({s['cores']} cores, load average "
             f"{s['load']:.1f} at the start); torch {s['torch']}, lightning {s['lightning']}, python {s['python']}",
             f"template: conf/callbacks/default.yaml = {callbacks}; logger {s['logger']}; progress bar to a file",
+            "Lightning alone: the template's train.py, module and data with every callback above off, and no "
+            "checkpoint or progress bar in their place",
             "reference and classic: the template's MLP and its configure_optimizers(), one plain loop; reference "
             "batches: randperm + indexing of tensors on the device; classic: DataLoader(shuffle, num_workers=0)",
             "an epoch = training steps over the train split + one pass over the val split; samples/s = train "
             "samples / epoch seconds, median [min-max] over the epochs after the first (warm-up)",
-            "the ways take turns epoch by epoch (template, reference, classic, template, ...); 'x ref' = median "
-            "over those turns of epoch time / the reference's epoch time in the same turn"]
+            "the ways take turns epoch by epoch (template, Lightning alone, reference, classic, template, ...); "
+            "'x ref' = median over those turns of epoch time / the reference's epoch time in the same turn"]
 
 
 def summarise(result: dict) -> dict:
@@ -64,9 +67,10 @@ def summarise(result: dict) -> dict:
         rates = [samples / s for s in seconds]
         way["samples_per_s"] = {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}
         way["median_epoch_seconds"] = statistics.median(seconds)
-    template, reference, classic = (measured(paths[name]["epoch_seconds"]) for name in WAYS)
+    template, lightning, reference, classic = (measured(paths[name]["epoch_seconds"]) for name in WAYS)
     result["ratios"] = {
         "template_over_reference": statistics.median(t / r for t, r in zip(template, reference, strict=True)),
+        "lightning_over_reference": statistics.median(b / r for b, r in zip(lightning, reference, strict=True)),
         "classic_over_template": statistics.median(c / t for c, t in zip(classic, template, strict=True)),
         "classic_over_reference": statistics.median(c / r for c, r in zip(classic, reference, strict=True))}
     result["template_of_ceiling"] = paths["template"]["samples_per_s"]["median"] / result["matmul_ceiling"]
@@ -83,7 +87,8 @@ def run_lines(run: dict) -> list[str]:
              f"{run['epochs']} epochs; {run['source']}; {run['optimizer']}",
              f"{'way':<52}{'samples/s':>10}  {'[min - max]':<17}{'epoch s':>8}{'x ref':>7}{'val acc':>8}"]
     ratios = run["ratios"]
-    x_reference = {"template": ratios["template_over_reference"], "reference": 1.0,
+    x_reference = {"template": ratios["template_over_reference"], "lightning": ratios["lightning_over_reference"],
+                   "reference": 1.0,
                    "classic": ratios["classic_over_reference"]}
     for name, way in run["paths"].items():
         rate = way["samples_per_s"]
@@ -110,7 +115,8 @@ def summary_lines(results: dict) -> list[str]:
             f"{ratios['template_over_reference']:.2f}x")
         over_classic = verdict(ratios["classic_over_template"], CLASSIC_TARGET, False)
         lines.append(f"{run['dataset']:>6} batch {run['batch_size']:>4}: template/reference {against_reference}; "
-                     f"template speed-up over classic {over_classic}")
+                     f"template speed-up over classic {over_classic}; Lightning alone/reference "
+                     f"{ratios['lightning_over_reference']:.2f}x")
     s = results["startup"]
     lines += [f"\n== default run: {s['command']}: wall {s['wall']:.1f} s, of which start-up (process start -> first "
               f"training step) {s['startup']:.2f} s and {len(s['epoch_seconds'])} epochs "

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,48 +63,75 @@ def python_train(run_dir: Path, overrides: list[str], threads: int, *flags: str)
     return start_train(run_dir, overrides, threads, *flags).finish()
 
 
-def run_template(run_dir: Path, overrides: list[str], threads: int, between: Callable[[], None] | None = None,
-                 epochs: int = 0) -> TemplateRun:
-    """One timed run of the template. With ``between``, call it after each of the template's ``epochs`` epochs,
-    while the template waits: the caller's own epochs interleave with the template's."""
+class SteppedRun:
+    """A ``python train.py`` that waits at the start of each epoch until told to go, so that several ways of
+    training take turns epoch by epoch (``take_turns``) and a busy machine slows them alike."""
+
+    def __init__(self, run_dir: Path, overrides: list[str], threads: int) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.record = run_dir / "epoch_clock.json"
+        port = self.server.getsockname()[1]
+        clock = [f"+callbacks.epoch_clock.path={self.record}", f"+callbacks.epoch_clock.port={port}"]
+        self.child = start_train(run_dir, [*overrides, CLOCK, *clock], threads)
+        self.messages: BinaryIO | None = None
+        self.wall = float("nan")
+
+    def connect(self) -> None:
+        """Wait until the run is about to start its first epoch (it connects then), unless it fails before."""
+        self.server.settimeout(1.0)
+        with self.server:
+            while True:
+                try:
+                    self.connection, _ = self.server.accept()
+                    break
+                except TimeoutError:
+                    if self.child.process.poll() is not None:
+                        self.child.finish()  # raises if it failed
+                        raise RuntimeError(f"train.py ended before its first epoch; see {self.child.run_dir}") from None
+        self.messages = self.connection.makefile("rb")
+        self.expect(b"ready\n")
+
+    def epoch(self) -> None:
+        """Let the run train one epoch; return once it waits before the next one, or, after its last, has exited."""
+        self.connection.sendall(b"g")
+        if self.expect(b"ready\n", b"done\n") == b"done\n":
+            self.connection.close()
+            self.wall = self.child.finish()  # testing, logging, exiting: done before the other ways go on
+
+    def expect(self, *messages: bytes) -> bytes:
+        """The run's next message, one of ``messages``; anything else (it died: nothing) raises."""
+        message = self.messages.readline()
+        if message not in messages:
+            self.child.finish()  # raises if it failed
+            raise RuntimeError(f"train.py stopped early; see {self.child.run_dir}")
+        return message
+
+    def result(self) -> "TemplateRun":
+        times = json.loads(self.record.read_text())
+        return TemplateRun(times["epoch_seconds"], times["first_step"] - self.child.start, self.wall, times["val_acc"])
+
+
+CLOCK = "+callbacks.epoch_clock._target_=benchmarks.clock.EpochClock"
+
+
+def take_turns(runs: list[SteppedRun], loops: list[Callable[[], None]], epochs: int) -> None:
+    """Epoch 1 of each run, then of each loop, then epoch 2 of each, ...: every way sees the same machine."""
+    for run in runs:
+        run.connect()
+    for _ in range(epochs):
+        for run in runs:
+            run.epoch()
+        for loop in loops:
+            loop()
+
+
+def run_template(run_dir: Path, overrides: list[str], threads: int) -> TemplateRun:
+    """One timed run of the template on its own, start to exit."""
     record = run_dir / "epoch_clock.json"
-    overrides = [*overrides, "+callbacks.epoch_clock._target_=benchmarks.clock.EpochClock",
-                 f"+callbacks.epoch_clock.path={record}"]
-    if between is None:
-        child = start_train(run_dir, overrides, threads)
-        wall = child.finish()
-    else:
-        with socket.create_server(("127.0.0.1", 0)) as server:
-            port = server.getsockname()[1]
-            child = start_train(run_dir, [*overrides, f"+callbacks.epoch_clock.port={port}"], threads)
-            wall = interleave(child, server, between, epochs)
+    child = start_train(run_dir, [*overrides, CLOCK, f"+callbacks.epoch_clock.path={record}"], threads)
+    wall = child.finish()
     times = json.loads(record.read_text())
     return TemplateRun(times["epoch_seconds"], times["first_step"] - child.start, wall, times["val_acc"])
-
-
-def interleave(child: Child, server: socket.socket, between: Callable[[], None], epochs: int) -> float:
-    """Template epoch 1, ``between``, template epoch 2, ``between``, ...; the last ``between`` once it has exited."""
-    server.settimeout(1.0)
-    while True:  # the run connects when its first epoch is about to start, unless it fails before
-        try:
-            connection, _ = server.accept()
-            break
-        except TimeoutError:
-            if child.process.poll() is not None:
-                child.finish()  # raises if it failed
-                raise RuntimeError(f"train.py exited before its first epoch; see {child.run_dir}") from None
-    with connection, connection.makefile("rb") as messages:
-        for epoch in range(epochs):
-            if messages.readline() != b"ready\n":
-                child.finish()  # raises if it failed
-                raise RuntimeError(f"train.py stopped after {epoch} of {epochs} epochs; see {child.run_dir}")
-            if epoch > 0:
-                between()
-            connection.sendall(b"g")
-        messages.readline()  # done
-    wall = child.finish()
-    between()
-    return wall
 
 
 @dataclass

@@ -3,10 +3,11 @@
     python -m benchmarks.throughput           # MNIST-format files and digits, batch 64 and 512 (minutes)
     python -m benchmarks.throughput --tiny    # one epoch of small data: shows that it still runs
 
-Three ways train the same MLP (784-256-256-256-10 with BatchNorm, Adam; 64 inputs on digits) for the same epochs
-with the same optimizer settings, batch size and threads: (1) the template, as ``python train.py``; (2) the
-reference, a short plain-PyTorch loop over tensors in memory; (3) the classic torchvision Dataset + DataLoader +
-per-sample transform loop. One epoch = the training steps over the train split and one pass over the val split.
+Four ways train the same MLP (784-256-256-256-10 with BatchNorm, Adam; 64 inputs on digits) for the same epochs
+with the same optimizer settings, batch size and threads: (1) the template, as ``python train.py``; (1b) the same
+with every callback off: Lightning's loop alone, the floor of any Lightning template; (2) the reference, a short
+plain-PyTorch loop over tensors in memory; (3) the classic torchvision Dataset + DataLoader + per-sample transform
+loop. One epoch = the training steps over the train split and one pass over the val split.
 """
 
 import argparse
@@ -25,13 +26,16 @@ from torch.optim import Optimizer
 from torch.utils.data import Dataset
 
 from benchmarks import ceiling, loops, report, synthetic
-from benchmarks.template import ROOT, import_breakdown, import_profile, run_template
+from benchmarks.template import ROOT, SteppedRun, import_breakdown, import_profile, run_template, take_turns
 from mlp_template.data import InMemoryDataModule
 from mlp_template.module import Classifier
 from mlp_template.training import plain
 
 # The model and optimizer of the issue's measurements; everything else is the template's default config.
 MODEL = ["optimizer=adam", "lr=0.001", "model.hidden_sizes=[256,256,256]", "model.batch_norm=true", "seed=0"]
+# Lightning's loop with the template's module and data, and nothing else: every callback of conf/callbacks off,
+# and the checkpoint and progress bar Lightning would add in their place (the TensorBoard logger stays).
+LIGHTNING_ALONE = ["+trainer.enable_checkpointing=false", "+trainer.enable_progress_bar=false"]
 # Start-up: where these come from and what they cost.
 NOTABLE = ("lightning", "torchmetrics.functional", "torchvision", "torch._dynamo", "scipy.signal", "sklearn.datasets",
            "hydra", "torch.utils.tensorboard")
@@ -52,7 +56,7 @@ def model_and_optimizer(cfg: DictConfig, data: InMemoryDataModule, device: torch
 
 def measure(cfg: DictConfig, overrides: list[str], data: InMemoryDataModule, classic: tuple[Dataset, Dataset],
             args: argparse.Namespace, run_dir: Path) -> dict:
-    """One dataset at one batch size: the three ways, alternating epoch by epoch; then the matmul ceiling."""
+    """One dataset at one batch size: the four ways, taking turns epoch by epoch; then the matmul ceiling."""
     device, batch_size = torch.device(args.device), cfg.batch_size
     x, y = (t.to(device) for t in data.splits["train"].tensors)
     val = [t.to(device) for t in data.splits["val"].tensors]
@@ -62,11 +66,12 @@ def measure(cfg: DictConfig, overrides: list[str], data: InMemoryDataModule, cla
                                  loops.loader_batches(classic[0], batch_size, shuffle=True),
                                  loops.loader_batches(classic[1], batch_size, shuffle=False), device)
 
-    def between() -> None:  # while the template waits between two of its epochs
-        reference.epoch()
-        dataloader.epoch()
-
-    ways = {"template": asdict(run_template(run_dir, overrides, args.threads, between, cfg.epochs))}
+    runs = {name: SteppedRun(run_dir / name, [*overrides, *extra], args.threads) for name, extra in (
+        ("template", []),
+        ("lightning", [*(f"~callbacks.{name}" for name in cfg.callbacks), *LIGHTNING_ALONE]),
+    )}
+    take_turns(list(runs.values()), [reference.epoch, dataloader.epoch], cfg.epochs)
+    ways = {name: asdict(run.result()) for name, run in runs.items()}
     for name, loop in (("reference", reference), ("classic", dataloader)):
         ways[name] = {"epoch_seconds": loop.epoch_seconds, "val_acc": loop.val_acc}
     return {"batch_size": batch_size, "epochs": cfg.epochs, "train_samples": len(x), "paths": ways,

@@ -1,7 +1,9 @@
-"""The shipped benchmark still runs: benchmarks/throughput.py in its tiny mode, checked for what it reports.
+"""The shipped benchmarks still run: benchmarks/throughput.py and benchmarks/panels.py on little data, checked for
+what they report.
 
-Timings on a shared machine prove nothing, so nothing here is timed: the three ways must be there, train the same
-network to a real accuracy, and report positive finite throughputs, ratios, a start-up and its imports.
+Timings on a shared machine prove nothing, so nothing here is timed: the four ways must be there, train the same
+network to a real accuracy, and report positive finite throughputs, ratios, a start-up and its imports; the panels'
+cost must come from a run with every panel and one with none.
 """
 
 import json
@@ -22,7 +24,7 @@ def test_tiny_benchmark_reports_three_ways_ratios_and_startup(tmp_path) -> None:
 
     assert [(run["dataset"], run["batch_size"]) for run in results["runs"]] == [("mnist", 64), ("digits", 64)]
     for run in results["runs"]:
-        assert set(run["paths"]) == {"template", "reference", "classic"}
+        assert set(run["paths"]) == {"template", "lightning", "reference", "classic"}
         for way in run["paths"].values():
             assert len(way["epoch_seconds"]) == run["epochs"] == 1
             rate = way["samples_per_s"]
@@ -39,5 +41,21 @@ def test_tiny_benchmark_reports_three_ways_ratios_and_startup(tmp_path) -> None:
     startup = results["startup"]
     assert 0 < startup["startup"] < startup["wall"]
     assert any(line.strip().startswith("lightning") for line in startup["imports"])
-    for text in ("(1) template", "(2) reference", "(3) classic", "template/reference", "start-up", "GFLOP/s"):
+    for text in ("(1) template", "(1b) Lightning alone", "(2) reference", "(3) classic", "template/reference",
+                 "start-up", "GFLOP/s"):
         assert text in result.stdout
+
+
+def test_panels_benchmark_compares_a_run_with_every_panel_to_one_without(tmp_path) -> None:
+    results_file = tmp_path / "panels.json"
+    command = [sys.executable, "-m", "benchmarks.panels", "--repeats", "1", "--threads", "1",
+               "--json", str(results_file), "debug=fast", "epochs=3"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(results_file.read_text())
+    assert results["panels"] == ["grad_norm", "update_ratio", "weights", "graph", "lr", "misclassified",
+                                 "confusion_matrix", "divergence"]  # every Panel of conf/callbacks/default.yaml
+    assert [len(run) for run in results["with"] + results["without"]] == [3, 3]
+    assert results["cost"]["pairs"] == 2  # the epochs after the first, one pair each
+    assert all(math.isfinite(value) for value in results["cost"].values())
+    assert "the panels' cost per epoch" in result.stdout

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
-from torchvision.utils import make_grid
 
 from mlp_template.panels import Panel, paint, picture, tensorboards, write
 
@@ -29,26 +28,33 @@ def validation_logits(outputs: Tensor | None) -> Tensor:
 
 
 @cache
-def caption(pred: int, true: int, width: int) -> Tensor:
-    """A tile's caption, uint8 (1, 24, width): the predicted class over the true class."""
+def caption(pred: int, true: int, width: int) -> np.ndarray:
+    """A tile's caption, uint8 (24, width): the predicted class over the true class."""
     band = Image.new("L", (width, 24))
     draw = ImageDraw.Draw(band)
     draw.text((2, 0), f"pred {pred}", fill=255, font=FONT)
     draw.text((2, 12), f"true {true}", fill=160, font=FONT)
-    return torch.from_numpy(np.array(band)).unsqueeze(0)
+    return np.array(band)
 
 
-def captioned_grid(x: Tensor, preds: list[int], targets: list[int], per_row: int) -> np.ndarray:
-    """Images (N, C, H, W), grey or RGB, as one uint8 picture (H', W') or (H', W', 3): each contrast-stretched,
-    enlarged, under its caption."""
-    low, high = x.flatten(1).aminmax(dim=1)
-    x = (x - low.view(-1, 1, 1, 1)) / (high - low).clamp_min(1e-8).view(-1, 1, 1, 1)
-    scale = -(-TILE // x.shape[-1])  # ceil: at least TILE pixels wide
-    x = x.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)  # each pixel a scale x scale square
-    bands = torch.stack([caption(p, t, x.shape[-1]) for p, t in zip(preds, targets, strict=True)])
-    tiles = torch.cat([bands.expand(-1, x.shape[1], -1, -1), (x * 255).to(torch.uint8)], dim=2)
-    grid = make_grid(tiles, nrow=per_row, padding=2, pad_value=128)  # (3, H', W'): grey is repeated three times
-    return grid[0].numpy() if x.shape[1] == 1 else grid.permute(1, 2, 0).numpy()
+def captioned_grid(x: np.ndarray, preds: list[int], targets: list[int], per_row: int) -> Image.Image:
+    """Images (N, C, H, W), grey or RGB, as one picture: each contrast-stretched, enlarged, under its caption, in
+    rows of ``per_row`` tiles 2 grey pixels apart (torchvision's ``make_grid`` layout; numpy here, because this
+    runs on the painter thread, which must not call torch: see ``panels.painter``)."""
+    n, channels, _, width = x.shape
+    low, high = x.min(axis=(1, 2, 3), keepdims=True), x.max(axis=(1, 2, 3), keepdims=True)
+    x = (x - low) / np.maximum(high - low, 1e-8)
+    scale = -(-TILE // width)  # ceil: at least TILE pixels wide
+    x = (x * 255).astype(np.uint8).repeat(scale, axis=2).repeat(scale, axis=3)  # each pixel a scale x scale square
+    bands = np.stack([caption(p, t, x.shape[-1]) for p, t in zip(preds, targets, strict=True)])[:, None]
+    tiles = np.concatenate([bands.repeat(channels, axis=1), x], axis=2)  # (N, C, 24 + H', W')
+    height, width, pad = tiles.shape[2], tiles.shape[3], 2
+    rows, columns = -(-n // per_row), min(n, per_row)
+    grid = np.full((channels, pad + rows * (height + pad), pad + columns * (width + pad)), 128, dtype=np.uint8)
+    for i, tile in enumerate(tiles):
+        top, left = pad + (i // per_row) * (height + pad), pad + (i % per_row) * (width + pad)
+        grid[:, top : top + height, left : left + width] = tile
+    return Image.fromarray(grid[0] if channels == 1 else grid.transpose(1, 2, 0))
 
 
 class MisclassifiedImages(Panel):
@@ -90,9 +96,8 @@ class MisclassifiedImages(Panel):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.count and not trainer.sanity_checking:
             x, preds, y = (torch.cat(parts).cpu() for parts in zip(*self.found, strict=True))
-            grid, epoch = captioned_grid(x.float(), preds.tolist(), y.tolist(), self.per_row), trainer.current_epoch
-            # Only Pillow's encoding waits for the painter thread: the grid is built here (see panels.painter).
-            paint(trainer, lambda writer: write(writer, [picture("misclassified", Image.fromarray(grid))], epoch))
+            tiles, epoch = (x.float().numpy(), preds.tolist(), y.tolist(), self.per_row), trainer.current_epoch
+            paint(trainer, lambda writer: write(writer, [picture("misclassified", captioned_grid(*tiles))], epoch))
         self.found, self.count = [], 0
 
 

@@ -9,11 +9,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import lightning as L
-import torch
+import numpy as np
 from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
-from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 
 # The hooks Lightning calls on every callback for every batch.
@@ -107,20 +106,18 @@ def write(writer: SummaryWriter, values: list[Summary.Value], step: int) -> None
     writer._get_file_writer().add_summary(Summary(value=values), step)
 
 
-def histogram(tag: str, values: Tensor, bins: int = 30) -> Summary.Value:
-    """A TensorBoard histogram of ``values`` in equal-width bins counted by torch: ~10x cheaper than
-    ``SummaryWriter.add_histogram``'s numpy; 30 bins, as many as TensorBoard draws."""
-    values = values.detach().flatten().float()
-    low, high = (bound.item() for bound in values.aminmax())
+def histogram(tag: str, values: np.ndarray, bins: int = 30) -> Summary.Value:
+    """A TensorBoard histogram of ``values`` in equal-width bins, as many as TensorBoard draws. numpy, not torch:
+    it runs on the painter thread (``add_histogram`` would also bin in numpy, with an estimator ~10x slower)."""
+    values = values.ravel()
+    low, high = float(values.min()), float(values.max())
     if high == low:  # one value only: one bin
-        limits, counts = [high], [len(values)]
+        limits, counts = [high], [values.size]
     else:
-        limits = [low + (high - low) * (i + 1) / bins for i in range(bins)]  # each bin's right edge
-        counts = torch.histc(values, bins, low, high).tolist()
-    total, squares = values.sum().item(), values.dot(values).item()
-    histo = HistogramProto(
-        min=low, max=high, num=len(values), sum=total, sum_squares=squares, bucket_limit=limits, bucket=counts
-    )
+        counts, edges = np.histogram(values, bins, (low, high))
+        limits, counts = edges[1:].tolist(), counts.tolist()  # each bin's right edge
+    histo = HistogramProto(min=low, max=high, num=values.size, sum=float(values.sum(dtype=np.float64)),
+                           sum_squares=float(np.dot(values, values)), bucket_limit=limits, bucket=counts)
     return Summary.Value(tag=tag, histo=histo)
 
 

@@ -64,12 +64,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # weights_only: loading a checkpoint never runs code from it (checkpoints hold tensors and plain values only).
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
-    best = trainer.checkpoint_callback.best_model_path  # the first ModelCheckpoint's: lowest val/loss
+    best = best_checkpoint(trainer)
     trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
     metrics |= {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
     log_hyperparams(trainer, cfg, metrics)
     report(trainer, metrics)
     return metrics
+
+
+def best_checkpoint(trainer: L.Trainer) -> str | None:
+    """The first ModelCheckpoint's best file (lowest val/loss); None, the weights in memory, without checkpoints."""
+    checkpoint = trainer.checkpoint_callback  # none with trainer.enable_checkpointing=false (the benchmark's floor)
+    return (checkpoint.best_model_path or None) if checkpoint else None
 
 
 def first_epoch(checkpoint: Path | None) -> int | None:
@@ -108,6 +114,6 @@ def report(trainer: L.Trainer, metrics: dict[str, float]) -> None:
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))  # what a sweep's summary table reads
     names = [name for name in ("test/acc", "val/acc", "train/loss") if name in metrics]  # resumed finished: test only
     print("\n" + "  ".join(f"{name} {metrics[name]:.4f}" for name in names))
-    print(f"best checkpoint: {trainer.checkpoint_callback.best_model_path}")
+    print(f"best checkpoint: {best_checkpoint(trainer) or 'none (checkpointing off): tested the last weights'}")
     print(f"logs and checkpoints: {run_dir}")
     print(f"see the curves: tensorboard --logdir {run_dir}")
