@@ -4,11 +4,14 @@ import csv
 import math
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as python_masked_crc32c
+from tensorboard.summary.writer import record_writer
 from torch.overrides import TorchFunctionMode
 
 from mlp_template import panels
@@ -148,6 +151,15 @@ def test_the_painter_thread_never_calls_torch(tmp_path, monkeypatch) -> None:
     assert [image.step for image in events.Images("misclassified")] == [0, 1]  # the painter did paint
     assert [image.step for image in events.Images("confusion_matrix")] == [0, 1]
     assert calls == []
+
+
+def test_event_checksums_are_tensorboards_own(tmp_path) -> None:
+    # panels.py swaps TensorBoard's pure-Python checksum for a C one: same numbers, or TensorBoard rejects the file.
+    assert record_writer.masked_crc32c is panels.masked_crc32c
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 7, 100, 4096, 65537):
+        data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        assert panels.masked_crc32c(data) == python_masked_crc32c(data)
 
 
 def test_panels_write_scalars_to_csv_and_each_can_be_switched_off(tmp_path) -> None:
