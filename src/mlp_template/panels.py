@@ -10,11 +10,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import google_crc32c
 import lightning as L
-import numpy as np
+import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
 from tensorboard.summary.writer import record_writer
+from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 
 
@@ -122,19 +123,23 @@ def write(writer: SummaryWriter, values: list[Summary.Value], step: int) -> None
     writer._get_file_writer().add_summary(Summary(value=values), step)
 
 
-def histogram(tag: str, values: np.ndarray, bins: int = 30) -> Summary.Value:
-    """A TensorBoard histogram of ``values`` in equal-width bins, as many as TensorBoard draws. numpy, not torch:
-    it runs on the painter thread (``add_histogram`` would also bin in numpy, with an estimator ~10x slower)."""
-    values = values.ravel()
-    low, high = float(values.min()), float(values.max())
-    if high == low:  # one value only: one bin
-        limits, counts = [high], [values.size]
-    else:
-        counts, edges = np.histogram(values, bins, (low, high))
-        limits, counts = edges[1:].tolist(), counts.tolist()  # each bin's right edge
-    histo = HistogramProto(min=low, max=high, num=values.size, sum=float(values.sum(dtype=np.float64)),
-                           sum_squares=float(np.dot(values, values)), bucket_limit=limits, bucket=counts)
-    return Summary.Value(tag=tag, histo=histo)
+def histograms(tensors: dict[str, Tensor], bins: int = 30) -> list[Summary.Value]:
+    """TensorBoard histograms of ``tensors`` (by tag), in ``bins`` equal-width bins (as many as TensorBoard draws),
+    counted by torch on the calling thread, the statistics of all of them read back at once
+    (``SummaryWriter.add_histogram`` bins in numpy, ~10x slower)."""
+    flat = [t.detach().flatten().float() for t in tensors.values()]
+    stats = torch.stack([torch.stack([*v.aminmax(), v.sum(), v.dot(v)]) for v in flat]).tolist()
+    values = []
+    for tag, v, (low, high, total, squares) in zip(tensors, flat, stats, strict=True):
+        if low == high:  # one value only: one bin
+            limits, buckets = [high], [v.numel()]
+        else:  # each bin's right edge, and its count
+            limits = [low + (high - low) * (i + 1) / bins for i in range(bins)]
+            buckets = torch.histc(v, bins, low, high).tolist()
+        histo = HistogramProto(min=low, max=high, num=v.numel(), sum=total, sum_squares=squares,
+                               bucket_limit=limits, bucket=buckets)
+        values.append(Summary.Value(tag=tag, histo=histo))
+    return values
 
 
 def picture(tag: str, image: Image.Image) -> Summary.Value:

@@ -12,9 +12,8 @@ import torch
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import Tensor
 from torch.optim import Optimizer
-from torch.utils.tensorboard import SummaryWriter
 
-from mlp_template.panels import Panel, histogram, log_scalars, paint, tensorboards, write
+from mlp_template.panels import Panel, histograms, log_scalars, tensorboards, write
 
 
 def layer_weights(pl_module: L.LightningModule) -> dict[str, Tensor]:
@@ -134,17 +133,15 @@ class WeightHistograms(Panel):
         weights = {name: p.detach() for name, p in params.items()}  # the same numbers, outside autograd
         norms = torch.stack(torch._foreach_norm(list(weights.values()))).tolist()
         log_scalars(trainer, {f"weight_norm/{name}": n for name, n in zip(weights, norms, strict=True)})
-        if not tensorboards(trainer):  # e.g. logger=csv: histograms are TensorBoard's alone
+        writers = tensorboards(trainer)
+        if not writers:  # e.g. logger=csv: histograms are TensorBoard's alone
             return
-        # Copies, binned on the painter thread while training moves the weights and clears the gradients.
-        arrays = {f"weights/{name}": w.cpu().numpy().copy() for name, w in weights.items()}
-        arrays |= {f"grads/{name}": p.grad.cpu().numpy().copy() for name, p in params.items() if p.grad is not None}
-        epoch = trainer.current_epoch
-
-        def draw(writer: SummaryWriter) -> None:
-            write(writer, [histogram(tag, values) for tag, values in arrays.items()], epoch)
-
-        paint(trainer, draw)
+        # Counted here, on the training thread (see panels.painter), before the next step moves the weights.
+        tensors = {f"weights/{name}": w for name, w in weights.items()}
+        tensors |= {f"grads/{name}": p.grad for name, p in params.items() if p.grad is not None}
+        values = histograms(tensors)
+        for writer in writers:
+            write(writer, values, trainer.current_epoch)
 
 
 class ModelGraph(Panel):
