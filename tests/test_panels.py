@@ -153,6 +153,16 @@ def test_the_painter_thread_never_calls_torch(tmp_path, monkeypatch) -> None:
     assert calls == []
 
 
+def test_histograms_count_every_value_and_skip_a_diverged_tensor() -> None:
+    values = torch.tensor([0.0, 1.0, 1.0, 3.0])
+    found = panels.histograms({"ok": values, "same": torch.full((5,), 2.0), "nan": torch.tensor([1.0, math.nan])})
+    assert [value.tag for value in found] == ["ok", "same"]  # a diverged run's weights get no histogram, no error
+    ok, same = (value.histo for value in found)
+    assert (ok.min, ok.max, ok.num, ok.sum, ok.sum_squares) == (0.0, 3.0, 4, 5.0, 11.0)
+    assert sum(ok.bucket) == 4 and ok.bucket[0] == 1 and ok.bucket[-1] == 1 and ok.bucket_limit[-1] == 3.0
+    assert list(same.bucket) == [5] and list(same.bucket_limit) == [2.0]
+
+
 def test_event_checksums_are_tensorboards_own(tmp_path) -> None:
     # panels.py swaps TensorBoard's pure-Python checksum for a C one: same numbers, or TensorBoard rejects the file.
     assert record_writer.masked_crc32c is panels.masked_crc32c

@@ -23,6 +23,9 @@ from mlp_template.model import MLP
 # Under DDP, Lightning suggests sync_dist=True for every epoch value logged; ours are torchmetrics results that
 # compute() has already reduced across ranks, so a second reduction would only cost a collective per metric.
 warnings.filterwarnings("ignore", "It is recommended to use `self.log", PossibleUserWarning)
+# Nothing is logged per step (every curve has the epoch as its x-axis), so Lightning's advice for epochs shorter
+# than log_every_n_steps (the default digits run has 40 steps) does not apply.
+warnings.filterwarnings("ignore", "The number of training batches", PossibleUserWarning)
 
 
 class Classifier(L.LightningModule):

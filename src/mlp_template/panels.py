@@ -5,6 +5,7 @@ With the CSV logger the scalars land in ``metrics.csv`` and the pictures are ski
 """
 
 import io
+import math
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -126,11 +127,13 @@ def write(writer: SummaryWriter, values: list[Summary.Value], step: int) -> None
 def histograms(tensors: dict[str, Tensor], bins: int = 30) -> list[Summary.Value]:
     """TensorBoard histograms of ``tensors`` (by tag), in ``bins`` equal-width bins (as many as TensorBoard draws),
     counted by torch on the calling thread, the statistics of all of them read back at once
-    (``SummaryWriter.add_histogram`` bins in numpy, ~10x slower)."""
+    (``SummaryWriter.add_histogram`` bins in numpy, ~10x slower). A tensor holding NaN or inf gets none."""
     flat = [t.detach().flatten().float() for t in tensors.values()]
     stats = torch.stack([torch.stack([*v.aminmax(), v.sum(), v.dot(v)]) for v in flat]).tolist()
     values = []
     for tag, v, (low, high, total, squares) in zip(tensors, flat, stats, strict=True):
+        if not (math.isfinite(low) and math.isfinite(high)):  # diverged (the guard stops the run): nothing to bin
+            continue
         if low == high:  # one value only: one bin
             limits, buckets = [high], [v.numel()]
         else:  # each bin's right edge, and its count
