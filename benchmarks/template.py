@@ -63,6 +63,9 @@ def python_train(run_dir: Path, overrides: list[str], threads: int, *flags: str)
     return start_train(run_dir, overrides, threads, *flags).finish()
 
 
+CLOCK = "+callbacks.epoch_clock._target_=benchmarks.clock.EpochClock"  # the stopwatch added to every timed run
+
+
 class SteppedRun:
     """A ``python train.py`` that waits at the start of each epoch until told to go, so that several ways of
     training take turns epoch by epoch (``take_turns``) and a busy machine slows them alike."""
@@ -106,12 +109,10 @@ class SteppedRun:
             raise RuntimeError(f"train.py stopped early; see {self.child.run_dir}")
         return message
 
-    def result(self) -> "TemplateRun":
+    def result(self) -> TemplateRun:
+        """Its epoch times and start-up; its wall time includes the turns it waited for the other ways."""
         times = json.loads(self.record.read_text())
         return TemplateRun(times["epoch_seconds"], times["first_step"] - self.child.start, self.wall, times["val_acc"])
-
-
-CLOCK = "+callbacks.epoch_clock._target_=benchmarks.clock.EpochClock"
 
 
 def take_turns(runs: list[SteppedRun], loops: list[Callable[[], None]], epochs: int) -> None:
