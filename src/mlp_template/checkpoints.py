@@ -63,6 +63,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return None
 
 
+def best_checkpoint(trainer: L.Trainer) -> str | None:
+    """The first ModelCheckpoint's best file (lowest val/loss); None before its first save, or with checkpointing
+    off (trainer.enable_checkpointing=false, as in the benchmark's floor): then the weights in memory are all."""
+    checkpoint = trainer.checkpoint_callback
+    return (checkpoint.best_model_path or None) if checkpoint else None
+
+
 def read_checkpoint(path: Path, key: str = "ckpt_path") -> dict:
     """Load a checkpoint on the CPU with ``weights_only=True``, explaining in one line why a file cannot be used."""
     where = f"{key}={path}"

@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import Tensor
 
+from mlp_template.checkpoints import best_checkpoint
 from mlp_template.errors import UserError
 from mlp_template.panels import Panel
 
@@ -95,7 +96,7 @@ class DivergenceGuard(Panel):
             if math.isfinite(diverged.loss):
                 where += f", its running mean {self.mean:.3g} over {self.factor:g}x the first step's {self.start:.3g}"
             where += f", with lr={diverged.lr:g}"
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        best = best_checkpoint(trainer)
         return (
             f"{where}. The learning rate is probably too high: try lr={knob / 10:g}, or let python train.py "
             f"find_lr=true suggest one. Kept: logs in {trainer.log_dir or trainer.default_root_dir}, best checkpoint "

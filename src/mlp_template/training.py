@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
-from mlp_template.checkpoints import AtomicCheckpointIO, read_checkpoint
+from mlp_template.checkpoints import AtomicCheckpointIO, best_checkpoint, read_checkpoint
 from mlp_template.config import validate
 from mlp_template.data import InMemoryDataModule
 from mlp_template.learning_rate import find_lr
@@ -70,12 +70,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log_hyperparams(trainer, cfg, metrics)
     report(trainer, metrics)
     return metrics
-
-
-def best_checkpoint(trainer: L.Trainer) -> str | None:
-    """The first ModelCheckpoint's best file (lowest val/loss); None, the weights in memory, without checkpoints."""
-    checkpoint = trainer.checkpoint_callback  # none with trainer.enable_checkpointing=false (the benchmark's floor)
-    return (checkpoint.best_model_path or None) if checkpoint else None
 
 
 def first_epoch(checkpoint: Path | None) -> int | None:
