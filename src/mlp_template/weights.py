@@ -31,27 +31,36 @@ def layer_weights(pl_module: L.LightningModule) -> dict[str, Tensor]:
     return weights
 
 
-class GradientNorms(Panel):
-    """Backpropagation's blame per layer: the norm of each layer's weight gradient, as ``grad_norm/<layer>``.
-
-    Taken just before ``optimizer.step()`` (before any gradient clipping) on the first step of every epoch and
-    every ``every_n_steps``-th after it, like ``UpdateRatio``; the epoch's value is the mean over those steps.
-    """
+class SampledSteps(Panel):
+    """A panel that measures the first optimizer step of every epoch and every ``every_n_steps``-th after it."""
 
     def __init__(self, every_n_steps: int = 10) -> None:
         self.every_n_steps, self.steps = every_n_steps, 0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.steps = 0
+
+    def due(self) -> bool:
+        """Whether this optimizer step is measured; called once per step, from ``on_before_optimizer_step`` (with
+        gradient accumulation, not every batch steps)."""
+        due = self.steps % self.every_n_steps == 0
+        self.steps += 1
+        return due
+
+
+class GradientNorms(SampledSteps):
+    """Backpropagation's blame per layer: the norm of each layer's weight gradient, as ``grad_norm/<layer>``.
+
+    Taken just before ``optimizer.step()`` (before any gradient clipping) on the sampled steps, the same as
+    ``UpdateRatio``'s; the epoch's value is the mean over those steps.
+    """
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.names, self.weights = zip(*layer_weights(pl_module).items(), strict=True)
         self.norms: list[Tensor] = []  # one per layer and measured step, on the device
 
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.steps = 0
-
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Optimizer) -> None:
-        measuring = self.steps % self.every_n_steps == 0
-        self.steps += 1
-        if measuring:
+        if self.due():
             grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.weights]
             self.norms.extend(torch._foreach_norm(grads))  # one call for all layers (as clip_grad_norm_ does)
 
@@ -62,7 +71,7 @@ class GradientNorms(Panel):
         self.norms.clear()
 
 
-class UpdateRatio(Panel):
+class UpdateRatio(SampledSteps):
     """Gradient descent's step per layer: ``‖Δw‖ / ‖w‖`` of an optimizer step, averaged over the epoch, as
     ``update_ratio/<layer>``. 1e-3 to 1e-2 is a healthy step; 1e-1 and up, a learning rate that is too high.
 
@@ -73,7 +82,8 @@ class UpdateRatio(Panel):
     """
 
     def __init__(self, every_n_steps: int = 10) -> None:
-        self.every_n_steps, self.steps, self.measuring = every_n_steps, 0, False
+        super().__init__(every_n_steps)
+        self.measuring = False  # between this step's on_before_optimizer_step and its on_train_batch_end
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.names, weights = zip(*layer_weights(pl_module).items(), strict=True)
@@ -82,12 +92,8 @@ class UpdateRatio(Panel):
         self.deltas_then_weights = [*self.before, *self.weights]
         self.norms: list[Tensor] = []  # per measured step: ‖Δw‖ of each layer, then ‖w‖ of each layer
 
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.steps = 0
-
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Optimizer) -> None:
-        self.measuring = self.steps % self.every_n_steps == 0  # with gradient accumulation, not every batch steps
-        self.steps += 1
+        self.measuring = self.due()
         if self.measuring:
             torch._foreach_copy_(self.before, self.weights)
 
