@@ -63,7 +63,20 @@ def python_train(run_dir: Path, overrides: list[str], threads: int, *flags: str)
     return start_train(run_dir, overrides, threads, *flags).finish()
 
 
-CLOCK = "+callbacks.epoch_clock._target_=benchmarks.clock.EpochClock"  # the stopwatch added to every timed run
+def start_clocked(run_dir: Path, overrides: list[str], threads: int, port: int | None = None) -> Child:
+    """Start ``python train.py OVERRIDES`` with ``benchmarks.clock.EpochClock`` added, recording into ``run_dir``;
+    given a ``port``, the clock waits there for a go-ahead at each epoch start."""
+    clock = ["+callbacks.epoch_clock._target_=benchmarks.clock.EpochClock",
+             f"+callbacks.epoch_clock.path={run_dir / 'epoch_clock.json'}"]
+    if port is not None:
+        clock.append(f"+callbacks.epoch_clock.port={port}")
+    return start_train(run_dir, [*overrides, *clock], threads)
+
+
+def clocked_result(child: Child, wall: float) -> TemplateRun:
+    """What the clock of a finished ``start_clocked`` run recorded, with its start-up and ``wall`` time."""
+    times = json.loads((child.run_dir / "epoch_clock.json").read_text())
+    return TemplateRun(times["epoch_seconds"], times["first_step"] - child.start, wall, times["val_acc"])
 
 
 class SteppedRun:
@@ -72,10 +85,7 @@ class SteppedRun:
 
     def __init__(self, run_dir: Path, overrides: list[str], threads: int) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
-        self.record = run_dir / "epoch_clock.json"
-        port = self.server.getsockname()[1]
-        clock = [f"+callbacks.epoch_clock.path={self.record}", f"+callbacks.epoch_clock.port={port}"]
-        self.child = start_train(run_dir, [*overrides, CLOCK, *clock], threads)
+        self.child = start_clocked(run_dir, overrides, threads, port=self.server.getsockname()[1])
         self.messages: BinaryIO | None = None
         self.wall = float("nan")
 
@@ -111,8 +121,7 @@ class SteppedRun:
 
     def result(self) -> TemplateRun:
         """Its epoch times and start-up; its wall time includes the turns it waited for the other ways."""
-        times = json.loads(self.record.read_text())
-        return TemplateRun(times["epoch_seconds"], times["first_step"] - self.child.start, self.wall, times["val_acc"])
+        return clocked_result(self.child, self.wall)
 
 
 def take_turns(runs: list[SteppedRun], loops: list[Callable[[], None]], epochs: int) -> None:
@@ -128,11 +137,8 @@ def take_turns(runs: list[SteppedRun], loops: list[Callable[[], None]], epochs: 
 
 def run_template(run_dir: Path, overrides: list[str], threads: int) -> TemplateRun:
     """One timed run of the template on its own, start to exit."""
-    record = run_dir / "epoch_clock.json"
-    child = start_train(run_dir, [*overrides, CLOCK, f"+callbacks.epoch_clock.path={record}"], threads)
-    wall = child.finish()
-    times = json.loads(record.read_text())
-    return TemplateRun(times["epoch_seconds"], times["first_step"] - child.start, wall, times["val_acc"])
+    child = start_clocked(run_dir, overrides, threads)
+    return clocked_result(child, child.finish())
 
 
 @dataclass
