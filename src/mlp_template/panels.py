@@ -53,11 +53,11 @@ BATCH_HOOKS = [
 ]
 
 
-# The pictures are drawn on one background thread while training goes on: drawing and PNG-encoding them takes
-# ~10 ms an epoch, a fifth of a default digits epoch, and Pillow and zlib release the GIL while they work.
-# That thread never calls torch: after one torch operation on a second thread, OpenMP keeps a second team of
-# compute threads on the same cores, and every later step of the training thread ran 1.5-2.5x slower (measured:
-# 784-256-256-10 MLP, batch 64). So the tensors are turned into plain numbers and arrays before painting.
+# The pictures are drawn on one background thread while training goes on: Pillow and zlib release the GIL while
+# they draw and PNG-encode. That thread never calls torch: after one torch operation on a second thread, OpenMP
+# keeps a second team of compute threads on the same cores, and every later step of the training thread ran
+# 1.5-2.5x slower (measured: 784-256-256-256-10 MLP, batch 64). So the tensors are turned into plain numbers and
+# arrays before painting.
 painter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="panels")
 pictures: list[Future] = []
 
@@ -119,7 +119,7 @@ def write(writer: SummaryWriter, values: list[Summary.Value], step: int) -> None
     """Write ``values`` (scalars, histograms, images) to TensorBoard as one event.
 
     One event, not one per value as ``SummaryWriter.add_*`` does: TensorBoard's writer opens and closes its file
-    for every event, and checksums each in Python. ``_get_file_writer`` is what those ``add_*`` methods use.
+    for every event, and checksums each. ``_get_file_writer`` is what those ``add_*`` methods use.
     """
     writer._get_file_writer().add_summary(Summary(value=values), step)
 
@@ -147,7 +147,7 @@ def histograms(tensors: dict[str, Tensor], bins: int = 30) -> list[Summary.Value
 
 def picture(tag: str, image: Image.Image) -> Summary.Value:
     """A TensorBoard image of a Pillow picture, kept grey if it is (``add_image`` would make it RGB: three times
-    the bytes, which TensorBoard checksums in Python, ~0.1 ms a kilobyte)."""
+    the bytes to encode, checksum and write)."""
     png = io.BytesIO()
     image.save(png, format="PNG", compress_level=1)  # twice as fast as the default 6, ~15 % more bytes
     encoded = Summary.Image(
