@@ -5,11 +5,14 @@ import subprocess
 import sys
 from itertools import pairwise
 
+import lightning as L
 import pytest
 import torch
+from hydra.utils import instantiate
 
-from mlp_template.divergence import DivergenceError
-from mlp_template.training import train
+from mlp_template.divergence import DivergenceError, DivergenceGuard
+from mlp_template.module import Classifier
+from mlp_template.training import plain, train
 from tests.conftest import ROOT, compose_config, read_scalars, run_train
 
 
@@ -39,6 +42,29 @@ def test_divergence_keeps_the_best_checkpoint_and_skips_the_test(tmp_path) -> No
     scalars = read_scalars(tmp_path)
     assert [step for step, _ in scalars["val/loss"]] == [0]
     assert "test/acc" not in scalars
+
+
+class LrTimesTenEveryStep(Classifier):
+    """A fork whose schedule moves the lr every step: step n (from 1) uses lr * 10**(n - 1)."""
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.01)
+        scheduler = torch.optim.lr_scheduler.MultiplicativeLR(optimizer, lambda step: 10.0)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def test_the_divergence_message_names_the_lr_the_diverged_step_used(tmp_path) -> None:
+    cfg = compose_config(tmp_path)
+    L.seed_everything(0)
+    data = instantiate(cfg.data)
+    module = LrTimesTenEveryStep(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer))
+    trainer = L.Trainer(max_epochs=1, logger=False, callbacks=[DivergenceGuard()], enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    with pytest.raises(DivergenceError) as error:
+        trainer.fit(module, datamodule=data)
+    step = int(str(error.value).split("at step ")[1].split()[0])
+    assert 3 <= step <= 10, error.value  # lr 1 at step 3 and up: it diverges within the first check
+    assert f"with lr={0.01 * 10 ** (step - 1):g}." in str(error.value)  # that step's lr, not the next one's
 
 
 def test_a_sweep_goes_on_after_a_diverged_run(tmp_path) -> None:

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from mlp_template.checkpoints import best_checkpoint
 from mlp_template.errors import UserError
+from mlp_template.learning_rate import current_lr
 from mlp_template.panels import Panel
 
 
@@ -41,12 +42,10 @@ class DivergenceGuard(Panel):
         self.start: float | None = None  # the first step's loss; kept in checkpoints, so a resumed run keeps it
         self.mean = math.nan
         self.pending: list[Step] = []
-        self.lr = math.nan
+        self.lr = math.nan  # what the next step uses
 
-    def on_train_batch_start(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: tuple[Tensor, Tensor], batch_idx: int
-    ) -> None:
-        self.lr = float(trainer.optimizers[0].param_groups[0]["lr"])  # by batch end, a schedule may have moved it
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.lr = current_lr(trainer)
 
     def on_train_batch_end(
         self,
@@ -59,6 +58,9 @@ class DivergenceGuard(Panel):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs  # a dict in automatic optimization
         if loss is not None:
             self.pending.append(Step(trainer.global_step, trainer.current_epoch, self.lr, loss.detach()))
+        # Lightning steps a per-step schedule before this hook: the lr now is the next step's. Read here, not in
+        # on_train_batch_start, which would cost a second hook call per batch.
+        self.lr = current_lr(trainer)
         if len(self.pending) >= self.check_every_n_steps:
             self.check(trainer)
 

@@ -24,7 +24,12 @@ class LearningRate(Panel):
     """
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        log_scalars(trainer, {"lr": float(trainer.optimizers[0].param_groups[0]["lr"])})
+        log_scalars(trainer, {"lr": current_lr(trainer)})
+
+
+def current_lr(trainer: L.Trainer) -> float:
+    """The learning rate of the optimizer's next step (of its first parameter group)."""
+    return float(trainer.optimizers[0].param_groups[0]["lr"])
 
 
 def find_lr(

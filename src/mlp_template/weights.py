@@ -75,15 +75,17 @@ class UpdateRatio(SampledSteps):
     """Gradient descent's step per layer: ``‖Δw‖ / ‖w‖`` of an optimizer step, averaged over the epoch, as
     ``update_ratio/<layer>``. 1e-3 to 1e-2 is a healthy step; 1e-1 and up, a learning rate that is too high.
 
-    Δw is measured, not assumed: the weights are copied just before ``optimizer.step()`` and compared after it, so
-    this is what the optimizer really did (SGD, momentum, Adam, weight decay alike); ‖w‖ is after the step. That
-    reads the weights about six times, as much work as an SGD step itself: it is done on the first step of every
-    epoch and every ``every_n_steps``-th after it, and the epoch's value is the mean over those steps.
+    Δw is measured, not assumed: the weights are copied just before ``optimizer.step()`` and compared with what
+    they are at the next step's ``on_before_optimizer_step`` (or at the epoch's end), so this is what the optimizer
+    really did (SGD, momentum, Adam, weight decay alike); ‖w‖ is after the step. Only optimizer steps move the
+    weights, and one hook per step costs less than a second one at the batch's end. That reads the weights about
+    six times, as much work as an SGD step itself: it is done on the first step of every epoch and every
+    ``every_n_steps``-th after it, and the epoch's value is the mean over those steps.
     """
 
     def __init__(self, every_n_steps: int = 10) -> None:
         super().__init__(every_n_steps)
-        self.measuring = False  # between this step's on_before_optimizer_step and its on_train_batch_end
+        self.measuring = False  # the weights before a measured step are in self.before
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.names, weights = zip(*layer_weights(pl_module).items(), strict=True)
@@ -93,24 +95,19 @@ class UpdateRatio(SampledSteps):
         self.norms: list[Tensor] = []  # per measured step: ‖Δw‖ of each layer, then ‖w‖ of each layer
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Optimizer) -> None:
+        self.measure()  # the previous step's, if it was measured: no step has moved the weights since
         self.measuring = self.due()
         if self.measuring:
             torch._foreach_copy_(self.before, self.weights)
 
-    def on_train_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: STEP_OUTPUT,
-        batch: tuple[Tensor, Tensor],
-        batch_idx: int,
-    ) -> None:
+    def measure(self) -> None:
         if self.measuring:
             torch._foreach_sub_(self.before, self.weights)  # before - after = -Δw, in place: no allocation
             self.norms.extend(torch._foreach_norm(self.deltas_then_weights))
             self.measuring = False
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.measure()  # the epoch's last step, if measured
         if self.norms:
             update, weight = torch.stack(self.norms).view(-1, 2, len(self.names)).unbind(dim=1)  # (measured, layers)
             ratios = (update / weight.clamp_min(torch.finfo().tiny)).mean(dim=0).tolist()
