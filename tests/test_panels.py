@@ -1,6 +1,7 @@
 """The mental model made visible: every panel is written, once per epoch, and shows what really happened."""
 
 import csv
+import io
 import math
 
 import lightning as L
@@ -9,10 +10,10 @@ import pytest
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as python_masked_crc32c
 from tensorboard.summary.writer import record_writer
-from torch.overrides import TorchFunctionMode
 
 from mlp_template import panels
 from mlp_template.data import DigitsDataModule
@@ -129,28 +130,13 @@ def test_the_update_ratio_measures_what_any_optimizer_did_on_the_measured_steps(
         assert (first["after"] - first["before"]).norm() > 3 * lr * first["grad"].norm()
 
 
-def test_the_painter_thread_never_calls_torch(tmp_path, monkeypatch) -> None:
-    # A torch call on a second thread slows every later training step down (panels.painter): catch any.
-    calls, submit = [], panels.painter.submit
-
-    class Record(TorchFunctionMode):  # a mode is per thread: it sees the painter thread's torch calls alone
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            calls.append(getattr(func, "__name__", str(func)))
-            return func(*args, **(kwargs or {}))
-
-    def recorded(draw, *args):
-        def run(*inner):
-            with Record():
-                return draw(*inner)
-
-        return submit(run, *args)
-
-    monkeypatch.setattr(panels.painter, "submit", recorded)
-    train(compose_config(tmp_path, "debug=fast", "epochs=2"))
-    events = read_events(tmp_path)
-    assert [image.step for image in events.Images("misclassified")] == [0, 1]  # the painter did paint
-    assert [image.step for image in events.Images("confusion_matrix")] == [0, 1]
-    assert calls == []
+@pytest.mark.parametrize("shape", [(1, 1), (241, 241), (118, 274, 3)])
+def test_pictures_are_pngs_any_reader_decodes_to_the_same_pixels(shape) -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    image = panels.picture("tag", pixels).image
+    decoded = np.asarray(Image.open(io.BytesIO(image.encoded_image_string)))
+    assert (image.height, image.width, image.colorspace) == (shape[0], shape[1], 1 if len(shape) == 2 else 3)
+    assert decoded.shape == shape and (decoded == pixels).all()
 
 
 def test_histograms_count_every_value_and_skip_a_diverged_tensor() -> None:

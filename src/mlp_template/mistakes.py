@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
+from torchvision.utils import make_grid
 
-from mlp_template.panels import Panel, paint, picture, tensorboards, write
+from mlp_template.panels import Panel, picture, tensorboards, write
 
 FONT = ImageFont.load_default()
 TILE = 32  # pixels: small images (8x8 digits) are enlarged to at least this width, so a person can read them
@@ -28,33 +29,28 @@ def validation_logits(outputs: Tensor | None) -> Tensor:
 
 
 @cache
-def caption(pred: int, true: int, width: int) -> np.ndarray:
-    """A tile's caption, uint8 (24, width): the predicted class over the true class."""
-    band = Image.new("L", (width, 24))
-    draw = ImageDraw.Draw(band)
-    draw.text((2, 0), f"pred {pred}", fill=255, font=FONT)
-    draw.text((2, 12), f"true {true}", fill=160, font=FONT)
-    return np.array(band)
+def caption_line(text: str, shade: int, width: int) -> Tensor:
+    """One line of a tile's caption, uint8 (12, width): drawn once for each text (20 for ten classes)."""
+    line = Image.new("L", (width, 12))
+    ImageDraw.Draw(line).text((2, 0), text, fill=shade, font=FONT)
+    return torch.from_numpy(np.array(line))
 
 
-def captioned_grid(x: np.ndarray, preds: list[int], targets: list[int], per_row: int) -> Image.Image:
-    """Images (N, C, H, W), grey or RGB, as one picture: each contrast-stretched, enlarged, under its caption, in
-    rows of ``per_row`` tiles 2 grey pixels apart (torchvision's ``make_grid`` layout; numpy here, because this
-    runs on the painter thread, which must not call torch: see ``panels.painter``)."""
-    n, channels, _, width = x.shape
-    low, high = x.min(axis=(1, 2, 3), keepdims=True), x.max(axis=(1, 2, 3), keepdims=True)
-    x = (x - low) / np.maximum(high - low, 1e-8)
+def captioned_grid(x: Tensor, preds: list[int], targets: list[int], per_row: int) -> np.ndarray:
+    """Images (N, C, H, W), grey or RGB, as one uint8 picture, (H, W) or (H, W, 3): each contrast-stretched,
+    enlarged, under its caption (predicted class over true class), in rows of ``per_row`` (``make_grid``)."""
+    channels, width = x.shape[1], x.shape[3]
+    low, high = x.amin(dim=(1, 2, 3), keepdim=True), x.amax(dim=(1, 2, 3), keepdim=True)
+    x = ((x - low) / (high - low).clamp_min(1e-8) * 255).to(torch.uint8)
     scale = -(-TILE // width)  # ceil: at least TILE pixels wide
-    x = (x * 255).astype(np.uint8).repeat(scale, axis=2).repeat(scale, axis=3)  # each pixel a scale x scale square
-    bands = np.stack([caption(p, t, x.shape[-1]) for p, t in zip(preds, targets, strict=True)])[:, None]
-    tiles = np.concatenate([bands.repeat(channels, axis=1), x], axis=2)  # (N, C, 24 + H', W')
-    height, width, pad = tiles.shape[2], tiles.shape[3], 2
-    rows, columns = -(-n // per_row), min(n, per_row)
-    grid = np.full((channels, pad + rows * (height + pad), pad + columns * (width + pad)), 128, dtype=np.uint8)
-    for i, tile in enumerate(tiles):
-        top, left = pad + (i // per_row) * (height + pad), pad + (i % per_row) * (width + pad)
-        grid[:, top : top + height, left : left + width] = tile
-    return Image.fromarray(grid[0] if channels == 1 else grid.transpose(1, 2, 0))
+    x = x.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)  # each pixel a scale x scale square
+    captions = [
+        torch.cat([caption_line(f"pred {p}", 255, x.shape[3]), caption_line(f"true {t}", 160, x.shape[3])])
+        for p, t in zip(preds, targets, strict=True)
+    ]
+    tiles = torch.cat([torch.stack(captions)[:, None].expand(-1, channels, -1, -1), x], dim=2)  # (N, C, 24+H', W')
+    grid = make_grid(tiles, nrow=per_row, padding=2, pad_value=128)  # a grey image comes back as RGB
+    return grid[0].numpy() if channels == 1 else grid.permute(1, 2, 0).numpy()
 
 
 class MisclassifiedImages(Panel):
@@ -96,8 +92,9 @@ class MisclassifiedImages(Panel):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.count and not trainer.sanity_checking:
             x, preds, y = (torch.cat(parts).cpu() for parts in zip(*self.found, strict=True))
-            tiles, epoch = (x.float().numpy(), preds.tolist(), y.tolist(), self.per_row), trainer.current_epoch
-            paint(trainer, lambda writer: write(writer, [picture("misclassified", captioned_grid(*tiles))], epoch))
+            grid = picture("misclassified", captioned_grid(x.float(), preds.tolist(), y.tolist(), self.per_row))
+            for writer in tensorboards(trainer):
+                write(writer, [grid], trainer.current_epoch)
         self.found, self.count = [], 0
 
 
@@ -153,7 +150,8 @@ class ConfusionMatrix(Panel):
     ``confusion_matrix`` (IMAGES tab). The diagonal is right; anything off it is a confusion."""
 
     def __init__(self) -> None:
-        self.counts: Tensor | None = None  # (true class, predicted class), summed over the epoch's batches
+        self.pairs: list[Tensor] = []  # per validation batch: (true class, predicted class) as one index each
+        self.classes = 0
 
     def on_validation_batch_end(
         self,
@@ -167,15 +165,19 @@ class ConfusionMatrix(Panel):
         if trainer.sanity_checking:  # two batches to catch a broken validation_step: not an epoch
             return
         logits = validation_logits(outputs)
-        classes = logits.shape[1]
-        # Counted by hand: torchmetrics' MulticlassConfusionMatrix does the same bincount behind ~60 µs of checks.
-        pairs = batch[1] * classes + logits.argmax(dim=1)  # (true, predicted) as one index
-        counts = torch.bincount(pairs, minlength=classes * classes).view(classes, classes)
-        self.counts = counts if self.counts is None else self.counts + counts
+        self.classes = logits.shape[1]
+        self.pairs.append(batch[1] * self.classes + logits.argmax(dim=1))
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.counts is None:
+        if not self.pairs:
             return
-        counts = trainer.strategy.reduce(self.counts, reduce_op="sum").tolist()  # summed over every process's shard
-        self.counts, epoch = None, trainer.current_epoch
-        paint(trainer, lambda writer: write(writer, [picture("confusion_matrix", draw_confusion(counts))], epoch))
+        # Counted by hand, once an epoch: torchmetrics' MulticlassConfusionMatrix does the same bincount behind
+        # ~60 µs of checks on every batch.
+        counts = torch.bincount(torch.cat(self.pairs), minlength=self.classes**2).view(self.classes, self.classes)
+        counts = trainer.strategy.reduce(counts, reduce_op="sum").tolist()  # summed over every process's shard
+        self.pairs = []
+        writers = tensorboards(trainer)
+        if writers:
+            matrix = picture("confusion_matrix", np.asarray(draw_confusion(counts)))
+            for writer in writers:
+                write(writer, [matrix], trainer.current_epoch)

@@ -139,7 +139,7 @@ class WeightHistograms(Panel):
         writers = tensorboards(trainer)
         if not writers:  # e.g. logger=csv: histograms are TensorBoard's alone
             return
-        # Counted here, on the training thread (see panels.painter), before the next step moves the weights.
+        # Counted now, before the next step moves the weights.
         tensors = {f"weights/{name}": w for name, w in weights.items()}
         tensors |= {f"grads/{name}": p.grad for name, p in params.items() if p.grad is not None}
         values = histograms(tensors)
