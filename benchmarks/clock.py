@@ -25,6 +25,8 @@ class EpochClock(L.Callback):
         self.first_step: float | None = None  # time.time(): comparable with the parent's clock at process start
         self.epoch_seconds: list[float] = []
         self.started: float | None = None  # perf_counter() when the current epoch began
+        self.fit_started = float("nan")
+        self.before_first_epoch = float("nan")  # seconds from fit start to the first epoch: sanity check, graph
 
     def now(self, trainer: L.Trainer) -> float:
         if trainer.strategy.root_device.type == "cuda":  # GPU work is asynchronous: wait for it before reading
@@ -41,9 +43,14 @@ class EpochClock(L.Callback):
         if message == b"ready" and not self.connection.recv(1):
             raise ConnectionError("the benchmark closed the connection")
 
+    def on_fit_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.fit_started = self.now(trainer)
+
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if self.started is not None:  # the previous epoch ends here: its steps, its validation, its checkpoints
             self.epoch_seconds.append(self.now(trainer) - self.started)
+        else:
+            self.before_first_epoch = self.now(trainer) - self.fit_started
         self.signal(b"ready")
         self.started = self.now(trainer)
 
@@ -54,6 +61,7 @@ class EpochClock(L.Callback):
     def on_train_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self.epoch_seconds.append(self.now(trainer) - self.started)
         record = {"first_step": self.first_step, "epoch_seconds": self.epoch_seconds,
+                  "before_first_epoch": self.before_first_epoch,
                   "val_acc": float(trainer.callback_metrics["val/acc"])}
         self.path.write_text(json.dumps(record))
         self.signal(b"done")

@@ -25,6 +25,7 @@ class TemplateRun:
     startup: float  # process start -> first training step, seconds
     wall: float  # process start -> exit
     val_acc: float
+    before_first_epoch: float  # fit start -> first epoch start (the sanity check, hooks run once), seconds
 
 
 def thread_env(threads: int) -> dict[str, str]:
@@ -76,7 +77,8 @@ def start_clocked(run_dir: Path, overrides: list[str], threads: int, port: int |
 def clocked_result(child: Child, wall: float) -> TemplateRun:
     """What the clock of a finished ``start_clocked`` run recorded, with its start-up and ``wall`` time."""
     times = json.loads((child.run_dir / "epoch_clock.json").read_text())
-    return TemplateRun(times["epoch_seconds"], times["first_step"] - child.start, wall, times["val_acc"])
+    startup = times["first_step"] - child.start
+    return TemplateRun(times["epoch_seconds"], startup, wall, times["val_acc"], times["before_first_epoch"])
 
 
 class SteppedRun:

@@ -56,6 +56,7 @@ def test_panels_benchmark_compares_a_run_with_every_panel_to_one_without(tmp_pat
     assert results["panels"] == ["grad_norm", "update_ratio", "weights", "graph", "lr", "misclassified",
                                  "confusion_matrix", "divergence"]  # every Panel of conf/callbacks/default.yaml
     assert [len(run) for run in results["with"] + results["without"]] == [3, 3]
+    assert all(0 < seconds < 60 for runs in results["before_first_epoch"].values() for seconds in runs)
     assert results["cost"]["pairs"] == 2  # the epochs after the first, one pair each
     assert all(math.isfinite(value) for value in results["cost"].values())
     assert "the panels' cost per epoch" in result.stdout

@@ -42,6 +42,9 @@ class Classifier(L.LightningModule):
         # Stored in every checkpoint; not sent to the logger here, the run logs its HPARAMS with final metrics.
         self.save_hyperparameters(logger=False)
         self.model = MLP(input_size=input_size, output_size=num_classes, **model)
+        # One example's shape: Lightning's model summary shows each layer's input and output sizes from it, and
+        # the graph panel (weights.py: ModelGraph) traces the network on it.
+        self.example_input_array = torch.zeros(1, input_size)
         # The epoch's training loss is summed on the device by training_step (a metric update per step costs more
         # than a small network's step) and fed to the metric once an epoch, which reduces it across DDP ranks.
         # Plain attributes, not buffers: DDP overwrites every buffer with rank 0's copy before each forward pass.
