@@ -122,6 +122,9 @@ class WeightHistograms(Panel):
     Taken right after the epoch's last step: Lightning clears the gradients before validation.
     """
 
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.params = layer_weights(pl_module)
+
     def on_train_batch_end(
         self,
         trainer: L.Trainer,
@@ -132,8 +135,7 @@ class WeightHistograms(Panel):
     ) -> None:
         if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             return
-        params = layer_weights(pl_module)
-        weights = {name: p.detach() for name, p in params.items()}  # the same numbers, outside autograd
+        weights = {name: p.detach() for name, p in self.params.items()}  # the same numbers, outside autograd
         norms = torch.stack(torch._foreach_norm(list(weights.values()))).tolist()
         log_scalars(trainer, {f"weight_norm/{name}": n for name, n in zip(weights, norms, strict=True)})
         writers = tensorboards(trainer)
@@ -141,7 +143,7 @@ class WeightHistograms(Panel):
             return
         # Counted now, before the next step moves the weights.
         tensors = {f"weights/{name}": w for name, w in weights.items()}
-        tensors |= {f"grads/{name}": p.grad for name, p in params.items() if p.grad is not None}
+        tensors |= {f"grads/{name}": p.grad for name, p in self.params.items() if p.grad is not None}
         values = histograms(tensors)
         for writer in writers:
             write(writer, values, trainer.current_epoch)
