@@ -41,6 +41,8 @@ def test_divergence_keeps_the_best_checkpoint_and_skips_the_test(tmp_path) -> No
         assert all(torch.isfinite(w).all() for w in checkpoint["state_dict"].values())  # never a diverged weight
     scalars = read_scalars(tmp_path)
     assert [step for step, _ in scalars["val/loss"]] == [0]
+    assert [step for step, _ in scalars["grad_norm/output"]] == [0]  # the panels' last full epoch is kept
+    assert [step for step, _ in scalars["lr"]] == [0, 1]  # and what they showed of the epoch that diverged
     assert "test/acc" not in scalars
 
 

@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as python_masked_crc32c
 from tensorboard.summary.writer import record_writer
 
@@ -157,6 +158,20 @@ def test_event_checksums_are_tensorboards_own(tmp_path) -> None:
     for size in (0, 1, 7, 100, 4096, 65537):
         data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
         assert panels.masked_crc32c(data) == python_masked_crc32c(data)
+
+
+def test_each_epoch_of_panels_is_one_tensorboard_event(tmp_path) -> None:
+    train(compose_config(tmp_path, "debug=fast", "epochs=2"))
+    tags_by_event = [
+        (event.step, {value.tag for value in event.summary.value})
+        for events_file in sorted(tmp_path.glob("events.out.tfevents.*"))
+        for event in EventFileLoader(str(events_file)).Load()
+        if any(value.tag == "lr" for value in event.summary.value)
+    ]
+    panels = {"lr", "grad_norm/output", "update_ratio/output", "weight_norm/output", "weights/output", "grads/output",
+              "misclassified", "confusion_matrix"}
+    assert [step for step, _ in tags_by_event] == [0, 1]
+    assert all(panels <= tags for _, tags in tags_by_event), tags_by_event
 
 
 def test_panels_write_scalars_to_csv_and_each_can_be_switched_off(tmp_path) -> None:
