@@ -38,10 +38,11 @@ def measure(overrides: list[str], repeats: int, threads: int, workdir: Path) -> 
     panels, epochs = panels_and_epochs(overrides)
     with_panels, without, before = [], [], {"with": [], "without": []}
     for repeat in range(repeats):
-        runs = [
-            SteppedRun(workdir / f"{repeat}-with", overrides, threads),
-            SteppedRun(workdir / f"{repeat}-without", [*overrides, *(f"~callbacks.{n}" for n in panels)], threads),
-        ]
+        none = [*overrides, *(f"~callbacks.{name}" for name in panels)]
+        runs = []
+        for name, run_overrides in (("with", overrides), ("without", none)):
+            runs.append(SteppedRun(workdir / f"{repeat}-{name}", run_overrides, threads))
+            runs[-1].connect()  # one start-up at a time: what each does before its first epoch is timed alone
         take_turns(runs, [], epochs)
         panelled, bare = (run.result() for run in runs)
         with_panels.append(panelled.epoch_seconds)

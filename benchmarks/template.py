@@ -93,6 +93,8 @@ class SteppedRun:
 
     def connect(self) -> None:
         """Wait until the run is about to start its first epoch (it connects then), unless it fails before."""
+        if self.messages is not None:  # connected already
+            return
         self.server.settimeout(1.0)
         with self.server:
             while True:
