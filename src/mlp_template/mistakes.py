@@ -2,8 +2,9 @@
 it confuses with which.
 
 Both read the logits ``validation_step`` returns (``module.py``): no second pass over the validation set. The
-pictures are drawn with Pillow (already there for torchvision), which starts faster than a plotting library;
-what never changes (captions, axes) is drawn once and reused.
+grid is laid out by torchvision's ``make_grid``; text and the matrix are drawn with Pillow (already there for
+torchvision), which starts faster than a plotting library; what never changes (captions, axes) is drawn once and
+reused.
 """
 
 from functools import cache
