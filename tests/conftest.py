@@ -1,5 +1,6 @@
 """Shared test fixtures: compose the real configs, run the real train.py, read back the real event files."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,11 @@ def run_train(run_dir: Path, *overrides: str, script: str = "train.py") -> subpr
     """Run ``python train.py OVERRIDES`` as a user would, with its run folder at ``run_dir``."""
     command = [sys.executable, script, f"hydra.run.dir={run_dir}", *overrides]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def printed_warnings(stderr: str) -> list[str]:
+    """The warnings a run printed (``path.py:LINE: message``), among its progress bars."""
+    return [line for line in stderr.replace("\r", "\n").splitlines() if re.search(r"\.py:\d+: ", line)]
 
 
 def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:

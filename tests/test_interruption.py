@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from tests.conftest import ROOT, read_scalars
+from tests.conftest import ROOT, printed_warnings, read_scalars
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # tiny steps: one thread each, no spinning against other processes
 ARGS = ("epochs=3", "batch_size=16", "++trainer.limit_train_batches=20", "~callbacks.progress_bar",
@@ -62,6 +62,7 @@ def test_ctrl_c_saves_flushes_and_the_printed_command_resumes_the_run(tmp_path: 
     resumed = subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=ROOT, capture_output=True, text=True,
                              timeout=300, env=ENV)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert not printed_warnings(resumed.stderr)  # writing into its own folder again is no news
     scalars = read_scalars(run_dir)
     for tag in ("train/loss", "val/loss", "val/acc"):  # the same curves, continued: one point per epoch
         assert [step for step, _ in scalars[tag]] == [0, 1, 2], tag

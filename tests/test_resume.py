@@ -138,9 +138,12 @@ def test_ctrl_c_twice_stops_at_once_and_keeps_the_last_epochs_checkpoint(tmp_pat
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_csv_logger_keeps_its_rows_across_a_resume(tmp_path: Path) -> None:
+def test_csv_logger_keeps_its_rows_across_a_resume(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
     run(tmp_path, "logger=csv", "epochs=1", "debug=fast")
+    recwarn.clear()
     run(tmp_path, "logger=csv", "epochs=2", "debug=fast", "ckpt_path=last")
+    # Lightning warns that the folder is not empty and metrics.csv will be deleted: not so, and not news, on resume.
+    assert not [str(w.message) for w in recwarn if "exists and is not empty" in str(w.message)]
     with open(tmp_path / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     steps = {tag: [int(row["step"]) for row in rows if row[tag]] for tag in ("train/loss", "val/loss", "test/acc")}

@@ -1,14 +1,13 @@
 """The whole run, as a user starts it: the command line, the logs it writes, the accuracy it reaches."""
 
 import math
-import re
 
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mlp_template.training import train
-from tests.conftest import compose_config, read_scalars, run_train
+from tests.conftest import compose_config, printed_warnings, read_scalars, run_train
 
 
 def test_command_line_knobs_do_what_they_say(tmp_path) -> None:
@@ -25,8 +24,7 @@ def test_command_line_knobs_do_what_they_say(tmp_path) -> None:
     assert last["global_step"] == 3 * math.ceil(1257 / 128)  # batch_size=128: 10 steps per epoch
     assert last["epoch"] == 2 and last["hyper_parameters"]["optimizer"]["lr"] == 0.01
     assert f"tensorboard --logdir {tmp_path}" in result.stdout
-    warned = [line for line in result.stderr.replace("\r", "\n").splitlines() if re.search(r"\.py:\d+: ", line)]
-    assert not warned, warned  # a clean run prints no warning a user cannot act on
+    assert not printed_warnings(result.stderr)  # a clean run prints no warning a user cannot act on
 
 
 def test_hparams_tab_holds_the_knobs_and_the_final_metrics(tmp_path) -> None:

@@ -5,6 +5,7 @@ registered here on import (train.py imports the package before ``@hydra.main`` r
 """
 
 import csv
+import warnings
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -116,6 +117,14 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
         replace_atomically(Path(cfg.output_dir) / folder / "config.yaml", lambda file: file.write(text))
     OmegaConf.set_struct(saved, True)  # typos fail, as in a composed config
     return saved
+
+
+def expect_its_own_folder() -> None:
+    """Quiet what Lightning warns of when a resumed run writes into the folder it continues, as it does on purpose:
+    that the checkpoint folder is not empty, and that CSVLogger empties ``metrics.csv`` (``build_logger`` writes the
+    earlier rows back). A new run gets a new folder, so there the same warnings still point at a real clash."""
+    warnings.filterwarnings("ignore", r"Checkpoint directory .* exists and is not empty")
+    warnings.filterwarnings("ignore", r"Experiment logs directory .* exists and is not empty")
 
 
 def build_logger(cfg: DictConfig, first_epoch: int | None) -> Logger:

@@ -15,7 +15,7 @@ from mlp_template.config import validate
 from mlp_template.data import InMemoryDataModule
 from mlp_template.learning_rate import find_lr
 from mlp_template.module import Classifier
-from mlp_template.runs import build_logger, checkpoint_file, resumed_config
+from mlp_template.runs import build_logger, checkpoint_file, expect_its_own_folder, resumed_config
 from mlp_template.sweep import refuse_local_ddp_in_multirun
 
 
@@ -46,6 +46,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     cfg = resumed_config(cfg)  # python train.py ckpt_path=...: the run's saved config + this command line's keys
     validate(cfg)  # every value, before any data is read: one line per mistake
     resume_from = checkpoint_file(cfg) if cfg.ckpt_path else None
+    if resume_from is not None:
+        expect_its_own_folder()
     L.seed_everything(cfg.seed, workers=True)  # same seed, same initial weights, same shuffles, same curves
     datamodule: InMemoryDataModule = instantiate(cfg.data)
     module = Classifier(
