@@ -4,6 +4,7 @@ The run's saved config (``<run>/.hydra/config.yaml``) decides the data, its spli
 size and the trainer, so the numbers are the ones training reported for the same checkpoint, not today's defaults.
 """
 
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -28,7 +29,9 @@ def evaluate(ckpt_path: str) -> dict[str, float]:
                         plain(cfg.scheduler))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=build_logger(eval_config(cfg, path), 0),
                                      enable_checkpointing=False, plugins=[AtomicCheckpointIO()])
-    trainer.test(module, datamodule=datamodule, ckpt_path=path, verbose=False, weights_only=True)
+    with warnings.catch_warnings():  # a test restores the weights alone: the training callbacks' state is not needed
+        warnings.filterwarnings("ignore", "Be aware that when using `ckpt_path`, callbacks used to create")
+        trainer.test(module, datamodule=datamodule, ckpt_path=path, verbose=False, weights_only=True)
     metrics = {name: float(trainer.callback_metrics[name]) for name in ("test/loss", "test/acc")}
     print(f"\n{path}: test/loss {metrics['test/loss']:.4f}  test/acc {metrics['test/acc']:.4f}")
     print(f"logged in: {Path(trainer.log_dir or '').resolve()}")
