@@ -6,6 +6,8 @@ registered here on import (train.py imports the package before ``@hydra.main`` r
 
 import csv
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -119,12 +121,17 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
     return saved
 
 
-def expect_its_own_folder() -> None:
-    """Quiet what Lightning warns of when a resumed run writes into the folder it continues, as it does on purpose:
-    that the checkpoint folder is not empty, and that CSVLogger empties ``metrics.csv`` (``build_logger`` writes the
-    earlier rows back). A new run gets a new folder, so there the same warnings still point at a real clash."""
-    warnings.filterwarnings("ignore", r"Checkpoint directory .* exists and is not empty")
-    warnings.filterwarnings("ignore", r"Experiment logs directory .* exists and is not empty")
+@contextmanager
+def own_folder_warnings_quiet(resuming: bool) -> Iterator[None]:
+    """While a resumed run sets up and trains, quiet what Lightning warns of when it writes into the folder it
+    continues, as it does on purpose: that the checkpoint folder is not empty, and that CSVLogger empties
+    ``metrics.csv`` (``build_logger`` writes the earlier rows back). A new run gets a new folder, so there the same
+    warnings still point at a real clash; and the filters end with the block, not with the process."""
+    with warnings.catch_warnings():
+        if resuming:
+            warnings.filterwarnings("ignore", r"Checkpoint directory .* exists and is not empty")
+            warnings.filterwarnings("ignore", r"Experiment logs directory .* exists and is not empty")
+        yield
 
 
 def build_logger(cfg: DictConfig, first_epoch: int | None) -> Logger:

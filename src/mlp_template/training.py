@@ -15,7 +15,7 @@ from mlp_template.config import validate
 from mlp_template.data import InMemoryDataModule
 from mlp_template.learning_rate import find_lr
 from mlp_template.module import Classifier
-from mlp_template.runs import build_logger, checkpoint_file, expect_its_own_folder, resumed_config
+from mlp_template.runs import build_logger, checkpoint_file, own_folder_warnings_quiet, resumed_config
 from mlp_template.sweep import refuse_local_ddp_in_multirun
 
 
@@ -46,8 +46,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
     cfg = resumed_config(cfg)  # python train.py ckpt_path=...: the run's saved config + this command line's keys
     validate(cfg)  # every value, before any data is read: one line per mistake
     resume_from = checkpoint_file(cfg) if cfg.ckpt_path else None
-    if resume_from is not None:
-        expect_its_own_folder()
     L.seed_everything(cfg.seed, workers=True)  # same seed, same initial weights, same shuffles, same curves
     datamodule: InMemoryDataModule = instantiate(cfg.data)
     module = Classifier(
@@ -58,13 +56,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
         scheduler=plain(cfg.scheduler),
     )
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values()]
-    logger = build_logger(cfg, first_epoch(resume_from))
-    trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()])
-    refuse_local_ddp_in_multirun(trainer)
-    if cfg.find_lr:  # the learning-rate range test instead of training: python train.py find_lr=true
-        return find_lr(trainer, module, datamodule)
-    # weights_only: loading a checkpoint never runs code from it (checkpoints hold tensors and plain values only).
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+    with own_folder_warnings_quiet(resuming=resume_from is not None):
+        logger = build_logger(cfg, first_epoch(resume_from))
+        trainer: L.Trainer = instantiate(
+            cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()]
+        )
+        refuse_local_ddp_in_multirun(trainer)
+        if cfg.find_lr:  # the learning-rate range test instead of training: python train.py find_lr=true
+            return find_lr(trainer, module, datamodule)
+        # weights_only: loading a checkpoint never runs code from it (checkpoints hold tensors and plain values only).
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
     best = best_checkpoint(trainer)
     trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
