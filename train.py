@@ -1,6 +1,5 @@
 """Train the network: ``python train.py lr=0.01 epochs=3``. The training step lives in src/mlp_template/module.py."""
 
-import gc
 import math
 import os
 import sys
@@ -34,7 +33,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    # What is imported by now (torch, Lightning, Hydra: ~0.5M objects) lives as long as the process. Frozen, it is
-    # no longer re-scanned by every full garbage collection: two of those cost ~0.45 s of a default run here.
-    gc.freeze()
     main()

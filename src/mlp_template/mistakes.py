@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
+from torchmetrics.classification import MulticlassConfusionMatrix
 from torchvision.utils import make_grid
 
-from mlp_template.panels import Panel, picture, tensorboards, write
+from mlp_template.panels import Panel, add_picture, tensorboards
 
 FONT = ImageFont.load_default()
 TILE = 32  # pixels: small images (8x8 digits) are enlarged to at least this width, so a person can read them
@@ -93,9 +94,9 @@ class MisclassifiedImages(Panel):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.count and not trainer.sanity_checking:
             x, preds, y = (torch.cat(parts).cpu() for parts in zip(*self.found, strict=True))
-            grid = picture("misclassified", captioned_grid(x.float(), preds.tolist(), y.tolist(), self.per_row))
+            grid = captioned_grid(x.float(), preds.tolist(), y.tolist(), self.per_row)
             for writer in tensorboards(trainer):
-                write(writer, [grid], trainer.current_epoch)
+                add_picture(writer, "misclassified", grid, trainer.current_epoch)
         self.found, self.count = [], 0
 
 
@@ -151,8 +152,7 @@ class ConfusionMatrix(Panel):
     ``confusion_matrix`` (IMAGES tab). The diagonal is right; anything off it is a confusion."""
 
     def __init__(self) -> None:
-        self.pairs: list[Tensor] = []  # per validation batch: (true class, predicted class) as one index each
-        self.classes = 0
+        self.matrix: MulticlassConfusionMatrix | None = None  # made at the first batch: the classes, the device
 
     def on_validation_batch_end(
         self,
@@ -166,19 +166,14 @@ class ConfusionMatrix(Panel):
         if trainer.sanity_checking:  # two batches to catch a broken validation_step: not an epoch
             return
         logits = validation_logits(outputs)
-        self.classes = logits.shape[1]
-        self.pairs.append(batch[1] * self.classes + logits.argmax(dim=1))
+        if self.matrix is None:
+            self.matrix = MulticlassConfusionMatrix(logits.shape[1], validate_args=False).to(logits.device)
+        self.matrix.update(logits.argmax(dim=1), batch[1])
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not self.pairs:
+        if self.matrix is None or trainer.sanity_checking or not self.matrix.update_called:
             return
-        # Counted by hand, once an epoch: torchmetrics' MulticlassConfusionMatrix does the same bincount behind
-        # ~60 µs of checks on every batch.
-        counts = torch.bincount(torch.cat(self.pairs), minlength=self.classes**2).view(self.classes, self.classes)
-        counts = trainer.strategy.reduce(counts, reduce_op="sum").tolist()  # summed over every process's shard
-        self.pairs = []
-        writers = tensorboards(trainer)
-        if writers:
-            matrix = picture("confusion_matrix", np.asarray(draw_confusion(counts)))
-            for writer in writers:
-                write(writer, [matrix], trainer.current_epoch)
+        counts = self.matrix.compute().tolist()  # summed over every process's shard
+        self.matrix.reset()
+        for writer in tensorboards(trainer):
+            add_picture(writer, "confusion_matrix", np.asarray(draw_confusion(counts)), trainer.current_epoch)

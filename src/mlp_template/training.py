@@ -1,8 +1,6 @@
 """One training run, from a composed config to a tested checkpoint: data, network, training loop, logs."""
 
-import ctypes
 import json
-import os
 from pathlib import Path
 
 import lightning as L
@@ -24,25 +22,11 @@ def plain(node: DictConfig | None) -> dict | None:
     return OmegaConf.to_container(node, resolve=True) if node is not None else None
 
 
-def skip_futile_gpu_probe() -> None:
-    """Stop torch from looking for the NVIDIA driver library at every Adam step on a machine that has none.
-
-    Lightning sets PYTORCH_NVML_BASED_CUDA_CHECK=1 so that asking for a GPU never initialises CUDA. Without the
-    driver's NVML library, each such check searches for it, fails, and asks the CUDA runtime anyway: same answer,
-    plus 0.05-0.2 ms per optimizer step for a CUDA build of torch on a CPU-only machine.
-    """
-    try:
-        ctypes.CDLL("libnvidia-ml.so.1")  # the library torch's check loads
-    except OSError:
-        os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
-
-
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train on ``cfg.data``, test the best checkpoint, and return the final metrics (``{"lr": ...}`` with find_lr).
 
     With ``ckpt_path`` set, training resumes from that checkpoint, in its run's folder (src/mlp_template/runs.py).
     """
-    skip_futile_gpu_probe()
     cfg = resumed_config(cfg)  # python train.py ckpt_path=...: the run's saved config + this command line's keys
     validate(cfg)  # every value, before any data is read: one line per mistake
     resume_from = checkpoint_file(cfg) if cfg.ckpt_path else None

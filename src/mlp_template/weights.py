@@ -13,7 +13,7 @@ from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import Tensor
 from torch.optim import Optimizer
 
-from mlp_template.panels import Panel, histograms, log_scalars, tensorboards, write
+from mlp_template.panels import Panel, add_histograms, log_scalars, tensorboards
 
 
 def layer_weights(pl_module: L.LightningModule) -> dict[str, Tensor]:
@@ -144,9 +144,8 @@ class WeightHistograms(Panel):
         # Counted now, before the next step moves the weights.
         tensors = {f"weights/{name}": w for name, w in weights.items()}
         tensors |= {f"grads/{name}": p.grad for name, p in self.params.items() if p.grad is not None}
-        values = histograms(tensors)
         for writer in writers:
-            write(writer, values, trainer.current_epoch)
+            add_histograms(writer, tensors, trainer.current_epoch)
 
 
 class ModelGraph(Panel):
