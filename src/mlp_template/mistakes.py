@@ -120,7 +120,7 @@ def confusion_frame(classes: int, cell: int) -> Image.Image:
 
 @cache
 def stamp(text: str) -> Image.Image:
-    """``text`` drawn once as a mask, to be pasted wherever it is written again (~5x cheaper than drawing it)."""
+    """``text`` drawn once as a mask, to be pasted wherever it is written again (cheaper than drawing it)."""
     mask = Image.new("L", FONT.getbbox(text)[2:])
     ImageDraw.Draw(mask).text((0, 0), text, fill=255, font=FONT)
     return mask

@@ -152,8 +152,7 @@ class ModelGraph(Panel):
     """The network as TensorBoard's GRAPHS tab draws it: traced once, in eval mode, before the first epoch.
 
     Traced on the module's ``example_input_array`` (Lightning's convention, also used by its model summary), so
-    it needs no batch: torch.jit's trace takes ~50 ms here, ~20 ms once warm, which on the first batch would
-    double the first epoch of the default run.
+    it needs no batch and the trace is not counted in any epoch's time.
     """
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
