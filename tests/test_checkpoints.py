@@ -52,7 +52,8 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint_intact(tmp_path: Pa
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(mlp_template.checkpoints.torch, "save", crash_halfway)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(CheckpointError, match=r"^the disk is full: saving .*last.ckpt failed and left no partial file"
+                                              r"\. Kept: the previous last.ckpt, whole"):
         io.save_checkpoint({"state_dict": {"w": torch.zeros(1000)}}, path)
     assert path.read_bytes() == good  # the old last.ckpt, whole
     assert torch.equal(read_checkpoint(path)["state_dict"]["w"], torch.arange(1000.0))
@@ -62,6 +63,22 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint_intact(tmp_path: Pa
         crash_halfway(None, file)
     with pytest.raises(CheckpointError, match=r"last.ckpt: truncated or damaged"):
         read_checkpoint(path)
+
+
+def test_a_really_full_disk_gets_one_line_and_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        io = AtomicCheckpointIO()
+        io.save_checkpoint({"state_dict": {"w": torch.arange(1000.0)}}, disk / "last.ckpt")
+        with pytest.raises(CheckpointError, match=r"the disk is full: .* Kept: the previous last.ckpt, whole"):
+            io.save_checkpoint({"state_dict": {"w": torch.zeros(100_000)}}, disk / "last.ckpt")  # 400 KB
+        assert torch.equal(read_checkpoint(disk / "last.ckpt")["state_dict"]["w"], torch.arange(1000.0))
+        assert [p.name for p in disk.iterdir()] == ["last.ckpt"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_training_saves_through_the_atomic_writer(tmp_path: Path, monkeypatch) -> None:

@@ -1,13 +1,16 @@
 """The whole run, as a user starts it: the command line, the logs it writes, the accuracy it reaches."""
 
 import math
+import subprocess
+import sys
 
+import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mlp_template.training import train
-from tests.conftest import compose_config, printed_warnings, read_scalars, run_train
+from tests.conftest import ROOT, compose_config, printed_warnings, read_scalars, run_train
 
 
 def test_command_line_knobs_do_what_they_say(tmp_path) -> None:
@@ -42,3 +45,32 @@ def test_hparams_tab_holds_the_knobs_and_the_final_metrics(tmp_path) -> None:
 def test_default_run_reaches_95_percent_on_digits(tmp_path) -> None:
     metrics = train(compose_config(tmp_path))
     assert metrics["test/acc"] >= 0.95
+
+
+@pytest.mark.parametrize("off", [["~callbacks.checkpoint", "~callbacks.last_checkpoint"], ["~callbacks"],
+                                 ["~callbacks.stop_on_signal", "~callbacks.random_state", "~callbacks.divergence"]])
+def test_any_callbacks_can_be_switched_off(tmp_path, off) -> None:
+    metrics = train(compose_config(tmp_path, "debug=fast", *off))
+    assert {"test/acc", "val/acc", "train/loss"} <= set(metrics)
+    saved = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.ckpt"))
+    if off == ["~callbacks"]:
+        assert len(saved) == 1  # none of ours: Lightning's default checkpoint
+    else:
+        assert ("last.ckpt" in saved) == ("~callbacks.last_checkpoint" not in off)
+
+
+def test_a_refused_run_leaves_no_folder_and_a_refused_resume_changes_nothing(tmp_path) -> None:
+    def run(*overrides: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "train.py"), *overrides], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300)
+
+    refused = run("lr=-1")
+    assert refused.returncode == 1 and refused.stderr.strip().endswith("error: lr=-1: must be a number > 0: the size "
+                                                                       "of each gradient-descent step, e.g. lr=0.01")
+    assert list((tmp_path / "logs" / "runs").iterdir()) == []
+    assert run("debug=fast").returncode == 0
+    (run_dir,) = (tmp_path / "logs" / "runs").iterdir()
+    before = {p: p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+    refused = run("ckpt_path=last", "lr=-1")
+    assert refused.returncode == 1 and refused.stderr.strip().startswith("error: lr=-1")
+    assert {p: p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()} == before

@@ -5,6 +5,8 @@ the weights (``state_dict``), the optimizer and scheduler, the loop counters, ea
 hyperparameters, as tensors and plain containers only, so ``torch.load(weights_only=True)`` reads all of it.
 """
 
+import errno
+import io
 import os
 import pickle
 import random
@@ -17,6 +19,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.fabric.plugins.io import TorchCheckpointIO
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
 from mlp_template.errors import UserError
@@ -59,15 +62,27 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict, path: str | Path, storage_options: object = None) -> None:
         if "://" in str(path):  # a remote store (s3://, gs://, ...): its own transactions apply
             return super().save_checkpoint(checkpoint, path, storage_options)
-        replace_atomically(Path(path), lambda file: torch.save(checkpoint, file))
+        path = Path(path)
+        try:
+            # Serialised in memory first: written through a file, torch reports a full disk as an opaque zip error.
+            data = io.BytesIO()
+            torch.save(checkpoint, data)
+            replace_atomically(path, lambda file: file.write(data.getbuffer()))
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            kept = f"the previous {path.name}, whole" if path.exists() else f"no earlier {path.name}"
+            raise CheckpointError(f"the disk is full: saving {path} failed and left no partial file. Kept: {kept}, "
+                                  f"and the logs so far. Free some space, then resume: python train.py "
+                                  f"ckpt_path=last") from e
         return None
 
 
 def best_checkpoint(trainer: L.Trainer) -> str | None:
-    """The first ModelCheckpoint's best file (lowest val/loss); None before its first save, or with checkpointing
-    off (trainer.enable_checkpointing=false, as in the benchmark's floor): then the weights in memory are all."""
-    checkpoint = trainer.checkpoint_callback
-    return (checkpoint.best_model_path or None) if checkpoint else None
+    """The first ModelCheckpoint's best file (lowest val/loss; the newest one if it monitors nothing); None before
+    its first save, or with no ModelCheckpoint (switched off): then the weights in memory are all."""
+    savers = [callback for callback in trainer.checkpoint_callbacks if isinstance(callback, ModelCheckpoint)]
+    return (savers[0].best_model_path or None) if savers else None
 
 
 def read_checkpoint(path: Path, key: str = "ckpt_path") -> dict:

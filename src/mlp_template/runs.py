@@ -5,6 +5,7 @@ registered here on import (train.py imports the package before ``@hydra.main`` r
 """
 
 import csv
+import shutil
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,15 @@ def new_folder(path: Path) -> str:
             CLAIMED[str(path)] = str(folder)
             break
     return CLAIMED[str(path)]
+
+
+def discard_refused_run(output_dir: str) -> None:
+    """Remove what Hydra wrote for a run refused before any work: the folder this process created for it, or, for
+    a resume, only this attempt's record (``.hydra/resumed_*``), leaving the run it named as it was."""
+    if Path(output_dir).resolve() in {Path(folder).resolve() for folder in CLAIMED.values()}:
+        shutil.rmtree(output_dir, ignore_errors=True)
+    elif HydraConfig.initialized() and (subdir := HydraConfig.get().output_subdir or "").startswith(".hydra/resumed_"):
+        shutil.rmtree(Path(output_dir) / subdir, ignore_errors=True)
 
 
 def record_dir(output_dir: str, stamp: str) -> str:
@@ -112,13 +122,18 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
                 node.pop(leaf, None)
         else:
             OmegaConf.update(saved, key, OmegaConf.select(cfg, key), merge=False, force_add=True)
-    # What ran: the run's config for the next resume or eval, and the record of this resume (Hydra's holds today's
-    # defaults composed with this command line).
-    text = OmegaConf.to_yaml(saved).encode()
-    for folder in filter(None, (".hydra", HydraConfig.get().output_subdir)):
-        replace_atomically(Path(cfg.output_dir) / folder / "config.yaml", lambda file: file.write(text))
     OmegaConf.set_struct(saved, True)  # typos fail, as in a composed config
     return saved
+
+
+def record_resumed_config(cfg: DictConfig) -> None:
+    """Once a resumed run's config passed its checks: save what runs, as the run's config for the next resume or
+    eval, and as the record of this resume (Hydra's holds today's defaults composed with this command line)."""
+    if not (cfg.get("ckpt_path") and HydraConfig.initialized() and saved_config(Path(cfg.output_dir))):
+        return
+    text = OmegaConf.to_yaml(cfg).encode()
+    for folder in filter(None, (".hydra", HydraConfig.get().output_subdir)):
+        replace_atomically(Path(cfg.output_dir) / folder / "config.yaml", lambda file: file.write(text))
 
 
 @contextmanager

@@ -11,9 +11,17 @@ from omegaconf import DictConfig, OmegaConf
 from mlp_template.checkpoints import AtomicCheckpointIO, best_checkpoint, read_checkpoint
 from mlp_template.config import validate
 from mlp_template.data import InMemoryDataModule
+from mlp_template.errors import UserError
 from mlp_template.learning_rate import find_lr
 from mlp_template.module import Classifier
-from mlp_template.runs import build_logger, checkpoint_file, own_folder_warnings_quiet, resumed_config
+from mlp_template.runs import (
+    build_logger,
+    checkpoint_file,
+    discard_refused_run,
+    own_folder_warnings_quiet,
+    record_resumed_config,
+    resumed_config,
+)
 from mlp_template.sweep import refuse_local_ddp_in_multirun
 
 
@@ -27,8 +35,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     With ``ckpt_path`` set, training resumes from that checkpoint, in its run's folder (src/mlp_template/runs.py).
     """
-    cfg = resumed_config(cfg)  # python train.py ckpt_path=...: the run's saved config + this command line's keys
-    validate(cfg)  # every value, before any data is read: one line per mistake
+    try:
+        cfg = resumed_config(cfg)  # python train.py ckpt_path=...: the run's saved config + this command line's keys
+        validate(cfg)  # every value, before any data is read: one line per mistake
+    except UserError:
+        discard_refused_run(cfg.output_dir)  # a refused run leaves no folder behind
+        raise
+    record_resumed_config(cfg)
     resume_from = checkpoint_file(cfg) if cfg.ckpt_path else None
     L.seed_everything(cfg.seed, workers=True)  # same seed, same initial weights, same shuffles, same curves
     datamodule: InMemoryDataModule = instantiate(cfg.data)
@@ -39,7 +52,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         optimizer=plain(cfg.optimizer),
         scheduler=plain(cfg.scheduler),
     )
-    callbacks = [instantiate(callback) for callback in cfg.callbacks.values()]
+    callbacks = [instantiate(callback) for callback in (cfg.get("callbacks") or {}).values()]  # ~callbacks: none
     with own_folder_warnings_quiet(resuming=resume_from is not None):
         logger = build_logger(cfg, first_epoch(resume_from))
         trainer: L.Trainer = instantiate(
