@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from mlp_template.errors import one_line_errors
+from mlp_template.errors import one_line_errors, quiet_warnings_nobody_can_act_on
 from mlp_template.evaluation import evaluate
 
 
@@ -14,4 +14,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    quiet_warnings_nobody_can_act_on()
     main()

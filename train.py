@@ -9,7 +9,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from mlp_template.errors import UserError
+from mlp_template.errors import UserError, quiet_warnings_nobody_can_act_on
 from mlp_template.training import train
 
 
@@ -33,4 +33,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    quiet_warnings_nobody_can_act_on()
     main()

@@ -1,13 +1,16 @@
 """The one kind of error a person fixes rather than debugs: a bad value, a missing file, a diverging run.
 
 ``train.py`` prints it in one line, ``error: ...``, and exits non-zero; ``HYDRA_FULL_ERROR=1`` shows the traceback.
+And the warnings a person cannot act on, which the programs (``train.py``, ``eval.py``) keep off the screen.
 """
 
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from omegaconf.errors import MissingMandatoryValue
 
 
@@ -28,3 +31,16 @@ def one_line_errors() -> Iterator[None]:
             raise
         missing = isinstance(e, MissingMandatoryValue)
         sys.exit(f"error: {e.full_key}=...: required, give it on the command line" if missing else f"error: {e}")
+
+
+def quiet_warnings_nobody_can_act_on() -> None:
+    """Process-wide filters, set by the programs (not on import): each matched narrowly, so any other warning shows."""
+    # Lightning 2.6 still builds torch's LeafSpec, which torch 2.14 deprecates: about Lightning's own code.
+    warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning,
+                            module=r"lightning\.pytorch\.utilities\._pytree")
+    # Under DDP, Lightning suggests sync_dist=True for every epoch value logged; ours are torchmetrics results that
+    # compute() has already reduced across ranks (module.py).
+    warnings.filterwarnings("ignore", "It is recommended to use `self.log", PossibleUserWarning)
+    # Nothing is logged per step (every curve has the epoch as its x-axis), so Lightning's advice for epochs shorter
+    # than log_every_n_steps does not apply.
+    warnings.filterwarnings("ignore", "The number of training batches", PossibleUserWarning)

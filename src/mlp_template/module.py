@@ -5,27 +5,17 @@ it calls ``training_step`` and then backpropagation and one gradient-descent ste
 set is an epoch.
 """
 
-import warnings
-
 import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
-from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from mlp_template.model import MLP
-
-# Under DDP, Lightning suggests sync_dist=True for every epoch value logged; ours are torchmetrics results that
-# compute() has already reduced across ranks, so a second reduction would only cost a collective per metric.
-warnings.filterwarnings("ignore", "It is recommended to use `self.log", PossibleUserWarning)
-# Nothing is logged per step (every curve has the epoch as its x-axis), so Lightning's advice for epochs shorter
-# than log_every_n_steps (the default digits run has 40 steps) does not apply.
-warnings.filterwarnings("ignore", "The number of training batches", PossibleUserWarning)
 
 
 class Classifier(L.LightningModule):
