@@ -4,14 +4,11 @@ launchers (joblib here, SLURM up to the submission), and the metric a sweeper op
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import lightning as L
-import optuna
 import pytest
 import submitit
 from hydra import compose, initialize_config_dir
@@ -20,7 +17,6 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.plugins import Plugins
 from hydra.types import HydraContext
-from optuna.trial import TrialState
 
 from mlp_template.errors import UserError
 from mlp_template.sweep import refuse_local_ddp_in_multirun
@@ -64,44 +60,6 @@ def test_train_py_returns_the_optimized_metric(tmp_path) -> None:
     with pytest.raises(SystemExit, match=r"optimized_metric=val/accuracy: must be a metric every run reports: val/acc"):
         main(compose_config(tmp_path / "typo", "debug=fast", "optimized_metric=val/accuracy"))
     assert not (tmp_path / "typo").exists()  # refused before any work: nothing trained, nothing written
-
-
-def trials(storage: str) -> list[optuna.trial.FrozenTrial]:
-    try:
-        return optuna.load_study(study_name="digits_mlp", storage=storage).trials
-    except KeyError:  # not created yet
-        return []
-
-
-def completed(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
-    return [trial for trial in trials if trial.state == TrialState.COMPLETE]
-
-
-def test_optuna_search_continues_its_study_after_a_crash(tmp_path) -> None:
-    command = multirun(tmp_path, "hparams_search=optuna", "debug=fast", "hydra.sweeper.n_trials=4")
-    storage = f"sqlite:///{tmp_path}/study.db"
-    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
-    deadline = time.monotonic() + 240
-    while len(completed(trials(storage))) < 2 and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    os.killpg(first.pid, signal.SIGKILL)  # a crash during the third trial: no chance to clean up
-    first.wait()
-    before = trials(storage)
-    assert 2 <= len(completed(before)) < 4  # stopped part-way (on a slow machine the third may just have ended)
-    cut_off = [trial.number for trial in before if trial.state == TrialState.RUNNING]
-
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)  # the same command
-    assert result.returncode == 0, result.stderr[-3000:]
-    after = trials(storage)
-    assert len(completed(after)) == 4 and completed(after)[: len(completed(before))] == completed(before)
-    assert [trial.number for trial in after if trial.state == TrialState.FAIL] == cut_off  # none left RUNNING
-    assert len(after) == 4 + len(cut_off)  # only the missing trials ran
-    assert len({tuple(sorted(trial.params.items())) for trial in after}) == len(after)  # no trial repeated
-    assert {f"trial_{trial.number}" for trial in completed(after)} <= {path.name for path in tmp_path.iterdir()}
-    with open(tmp_path / "summary.csv") as f:
-        ranked = [row for row in csv.DictReader(f) if row["rank"]]
-    assert len(ranked) == 4 and float(ranked[0]["val/acc"]) == max(trial.value for trial in completed(after))
 
 
 def test_slurm_launcher_asks_for_one_task_per_ddp_process(tmp_path, monkeypatch) -> None:
