@@ -35,34 +35,54 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     With ``ckpt_path`` set, training resumes from that checkpoint, in its run's folder (src/mlp_template/runs.py).
     """
-    try:
-        cfg = resumed_config(cfg)  # python train.py ckpt_path=...: the run's saved config + this command line's keys
-        validate(cfg)  # every value, before any data is read: one line per mistake
-    except UserError:
-        discard_refused_run(cfg.output_dir)  # a refused run leaves no folder behind
-        raise
-    record_resumed_config(cfg)
-    resume_from = checkpoint_file(cfg) if cfg.ckpt_path else None
+    cfg, resume_from = checked_config(cfg)  # every value, before any work; a resume gets its run's own config
     L.seed_everything(cfg.seed, workers=True)  # same seed, same initial weights, same shuffles, same curves
-    datamodule: InMemoryDataModule = instantiate(cfg.data)
-    module = Classifier(
+    datamodule: InMemoryDataModule = instantiate(cfg.data)  # 1. the examples
+    module = Classifier(  # 2. the network, its loss and its optimizer
         input_size=datamodule.input_size,  # sizes come from the data, never typed twice
         num_classes=datamodule.num_classes,
         model=plain(cfg.model),
         optimizer=plain(cfg.optimizer),
         scheduler=plain(cfg.scheduler),
     )
-    callbacks = [instantiate(callback) for callback in (cfg.get("callbacks") or {}).values()]  # ~callbacks: none
     with own_folder_warnings_quiet(resuming=resume_from is not None):
-        logger = build_logger(cfg, first_epoch(resume_from))
-        trainer: L.Trainer = instantiate(
-            cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()]
-        )
-        refuse_local_ddp_in_multirun(trainer)
+        trainer = build_trainer(cfg, resume_from)  # 3. the loop, with its logger and callbacks
         if cfg.find_lr:  # the learning-rate range test instead of training: python train.py find_lr=true
             return find_lr(trainer, module, datamodule)
-        # weights_only: loading a checkpoint never runs code from it (checkpoints hold tensors and plain values only).
+        # 4. train; weights_only: loading a checkpoint never runs code from it (tensors and plain values only).
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+    return final_test(trainer, module, datamodule, cfg)
+
+
+def checked_config(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
+    """The config this run uses, every value checked, and the checkpoint it resumes from (None: a new run).
+
+    A resume (``ckpt_path=...``) takes its run's saved config plus this command line's keys. A refused config
+    leaves no folder behind and the resumed run's record untouched.
+    """
+    try:
+        cfg = resumed_config(cfg)
+        validate(cfg)  # one line per mistake
+    except UserError:
+        discard_refused_run(cfg.output_dir)
+        raise
+    record_resumed_config(cfg)
+    return cfg, checkpoint_file(cfg) if cfg.ckpt_path else None
+
+
+def build_trainer(cfg: DictConfig, resume_from: Path | None) -> L.Trainer:
+    """Lightning's loop with this run's logger (continuing a resumed run's curves) and callbacks."""
+    callbacks = [instantiate(callback) for callback in (cfg.get("callbacks") or {}).values()]  # ~callbacks: none
+    logger = build_logger(cfg, first_epoch(resume_from))
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()])
+    refuse_local_ddp_in_multirun(trainer)
+    return trainer
+
+
+def final_test(
+    trainer: L.Trainer, module: L.LightningModule, datamodule: L.LightningDataModule, cfg: DictConfig
+) -> dict[str, float]:
+    """Test the best checkpoint on unseen data; log, save and print the final metrics."""
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
     best = best_checkpoint(trainer)
     trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
