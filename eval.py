@@ -1,10 +1,11 @@
-"""Test a checkpoint on its run's test split: ``python eval.py ckpt_path=PATH``. See src/mlp_template/evaluation.py."""
+"""Test a checkpoint on its run's test split: ``python eval.py ckpt_path=PATH``. See
+src/mlp_template/serving/evaluation.py."""
 
 import hydra
 from omegaconf import DictConfig
 
 from mlp_template.errors import one_line_errors, quiet_warnings_nobody_can_act_on
-from mlp_template.evaluation import evaluate
+from mlp_template.serving.evaluation import evaluate
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")

@@ -1,10 +1,11 @@
-"""Export the network for serving: ``python export.py ckpt_path=PATH [format=onnx]``. See src/mlp_template/export.py."""
+"""Export the network for serving: ``python export.py ckpt_path=PATH [format=onnx]``. See
+src/mlp_template/serving/export.py."""
 
 import hydra
 from omegaconf import DictConfig
 
 from mlp_template.errors import one_line_errors
-from mlp_template.export import export
+from mlp_template.serving.export import export
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")

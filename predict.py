@@ -1,10 +1,11 @@
-"""Classes for new inputs: ``python predict.py ckpt_path=PATH inputs=PATH``. See src/mlp_template/prediction.py."""
+"""Classes for new inputs: ``python predict.py ckpt_path=PATH inputs=PATH``. See
+src/mlp_template/serving/prediction.py."""
 
 import hydra
 from omegaconf import DictConfig
 
 from mlp_template.errors import one_line_errors
-from mlp_template.prediction import predict
+from mlp_template.serving.prediction import predict
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")

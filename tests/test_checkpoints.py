@@ -15,12 +15,12 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-import mlp_template.checkpoints
-from mlp_template.checkpoints import AtomicCheckpointIO, CheckpointError, read_checkpoint
-from mlp_template.config import validate
+import mlp_template.runs.checkpoints
 from mlp_template.errors import UserError
 from mlp_template.module import Classifier
-from mlp_template.runs import new_folder, resumed_config
+from mlp_template.runs.checkpoints import AtomicCheckpointIO, CheckpointError, read_checkpoint
+from mlp_template.runs.config import validate
+from mlp_template.runs.folders import new_folder, resumed_config
 from mlp_template.training import train
 from tests.conftest import ROOT, compose_config
 
@@ -51,7 +51,7 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint_intact(tmp_path: Pa
         file.write(good[: len(good) // 2])
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(mlp_template.checkpoints.torch, "save", crash_halfway)
+    monkeypatch.setattr(mlp_template.runs.checkpoints.torch, "save", crash_halfway)
     with pytest.raises(CheckpointError, match=r"^the disk is full: saving .*last.ckpt failed and left no partial file"
                                               r"\. Kept: the previous last.ckpt, whole"):
         io.save_checkpoint({"state_dict": {"w": torch.zeros(1000)}}, path)

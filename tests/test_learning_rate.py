@@ -10,8 +10,8 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from mlp_template.divergence import DivergenceError, DivergenceGuard
 from mlp_template.module import Classifier
+from mlp_template.panels.divergence import DivergenceError, DivergenceGuard
 from mlp_template.training import plain, train
 from tests.conftest import ROOT, compose_config, read_scalars, run_train
 

@@ -17,8 +17,8 @@ from torch.utils.tensorboard import SummaryWriter
 from mlp_template import panels
 from mlp_template.data import DigitsDataModule
 from mlp_template.module import Classifier
+from mlp_template.panels.weights import GradientNorms, UpdateRatio
 from mlp_template.training import plain, train
-from mlp_template.weights import GradientNorms, UpdateRatio
 from tests.conftest import compose_config, read_scalars
 
 LAYERS = ("hidden1", "hidden2", "output")

@@ -16,7 +16,7 @@ import pytest
 import torch
 from omegaconf import open_dict
 
-from mlp_template.interruption import Interrupted
+from mlp_template.runs.interruption import Interrupted
 from mlp_template.training import train
 from tests.conftest import compose_config, read_scalars
 

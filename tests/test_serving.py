@@ -12,10 +12,10 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from mlp_template.errors import UserError
-from mlp_template.evaluation import evaluate
-from mlp_template.export import export
 from mlp_template.module import Classifier
-from mlp_template.prediction import predict
+from mlp_template.serving.evaluation import evaluate
+from mlp_template.serving.export import export
+from mlp_template.serving.prediction import predict
 from tests.conftest import read_scalars
 
 

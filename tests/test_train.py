@@ -77,13 +77,14 @@ def test_a_refused_run_leaves_no_folder_and_a_refused_resume_changes_nothing(tmp
 
 
 def test_importing_the_package_changes_no_warning_filter() -> None:
-    modules = [p.stem for p in (ROOT / "src" / "mlp_template").glob("*.py") if p.stem != "__init__"]
+    src = ROOT / "src"
+    modules = [".".join(p.relative_to(src).with_suffix("").parts) for p in src.rglob("mlp_template/**/*.py")]
     libraries = ["lightning", "torch", "torchvision", "torchmetrics", "hydra", "sklearn.datasets", "PIL.Image",
                  "torch.utils.tensorboard", "tensorboard", "lightning.pytorch.tuner"]  # they set their own filters
     code = ("import importlib, warnings\n"
             f"for name in {libraries!r}: importlib.import_module(name)\n"
             "before = list(warnings.filters)\n"
-            f"for name in {modules!r}: importlib.import_module('mlp_template.' + name)\n"
+            f"for name in {modules!r}: importlib.import_module(name)\n"
             "assert warnings.filters == before, [f for f in warnings.filters if f not in before]")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-1500:]

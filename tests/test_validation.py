@@ -6,13 +6,13 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from mlp_template.config import ConfigError, validate
 from mlp_template.errors import UserError, one_line_errors
+from mlp_template.runs.config import ConfigError, validate
 from mlp_template.training import train
 from tests.conftest import compose_config
 from tests.test_config import OPTIONS
 
-# (overrides, the start of the error): one case per rule in src/mlp_template/config.py
+# (overrides, the start of the error): one case per rule in src/mlp_template/runs/config.py
 BAD = [
     (["lr=0"], "lr=0: must be a number > 0"),
     (["lr=-0.1"], "lr=-0.1: must be a number > 0"),

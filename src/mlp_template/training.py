@@ -8,13 +8,13 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
-from mlp_template.checkpoints import AtomicCheckpointIO, best_checkpoint, read_checkpoint
-from mlp_template.config import validate
 from mlp_template.data import InMemoryDataModule
 from mlp_template.errors import UserError
 from mlp_template.learning_rate import find_lr
 from mlp_template.module import Classifier
-from mlp_template.runs import (
+from mlp_template.runs.checkpoints import AtomicCheckpointIO, best_checkpoint, read_checkpoint
+from mlp_template.runs.config import validate
+from mlp_template.runs.folders import (
     build_logger,
     checkpoint_file,
     discard_refused_run,
@@ -33,7 +33,8 @@ def plain(node: DictConfig | None) -> dict | None:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train on ``cfg.data``, test the best checkpoint, and return the final metrics (``{"lr": ...}`` with find_lr).
 
-    With ``ckpt_path`` set, training resumes from that checkpoint, in its run's folder (src/mlp_template/runs.py).
+    With ``ckpt_path`` set, training resumes from that checkpoint, in its run's folder
+    (src/mlp_template/runs/folders.py).
     """
     cfg, resume_from = checked_config(cfg)  # every value, before any work; a resume gets its run's own config
     L.seed_everything(cfg.seed, workers=True)  # same seed, same initial weights, same shuffles, same curves

@@ -10,10 +10,10 @@ import torch
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import Tensor
 
-from mlp_template.checkpoints import best_checkpoint
 from mlp_template.errors import UserError
 from mlp_template.learning_rate import current_lr
 from mlp_template.panels import Panel
+from mlp_template.runs.checkpoints import best_checkpoint
 
 
 class DivergenceError(UserError):

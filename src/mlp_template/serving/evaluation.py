@@ -11,11 +11,11 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from mlp_template.checkpoints import AtomicCheckpointIO
-from mlp_template.config import checkpoint_config
 from mlp_template.data import InMemoryDataModule
 from mlp_template.module import Classifier
-from mlp_template.runs import build_logger
+from mlp_template.runs.checkpoints import AtomicCheckpointIO
+from mlp_template.runs.config import checkpoint_config
+from mlp_template.runs.folders import build_logger
 from mlp_template.training import plain
 
 

@@ -14,7 +14,7 @@ import torch
 from torch.export import Dim
 
 from mlp_template.errors import UserError
-from mlp_template.prediction import load_predictor
+from mlp_template.serving.prediction import load_predictor
 
 FORMATS = {"torch_export": ".pt2", "onnx": ".onnx"}
 

@@ -14,10 +14,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
-from mlp_template.checkpoints import read_checkpoint
-from mlp_template.config import checkpoint_config
 from mlp_template.errors import UserError
 from mlp_template.model import MLP
+from mlp_template.runs.checkpoints import read_checkpoint
+from mlp_template.runs.config import checkpoint_config
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm")
 

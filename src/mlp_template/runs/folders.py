@@ -17,8 +17,8 @@ from hydra.utils import get_class, instantiate
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
-from mlp_template.checkpoints import replace_atomically
 from mlp_template.errors import UserError
+from mlp_template.runs.checkpoints import replace_atomically
 
 CLAIMED: dict[str, str] = {}  # new folders this process created, by requested name: Hydra may resolve twice
 

@@ -15,11 +15,11 @@ from omegaconf import Container, DictConfig, OmegaConf
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from mlp_template.checkpoints import check_network, check_resumable, read_checkpoint
 from mlp_template.data import TorchvisionDataModule
 from mlp_template.errors import UserError
 from mlp_template.model import ACTIVATIONS, MLP
-from mlp_template.runs import checkpoint_file, newest_last, run_of_checkpoint
+from mlp_template.runs.checkpoints import check_network, check_resumable, read_checkpoint
+from mlp_template.runs.folders import checkpoint_file, newest_last, run_of_checkpoint
 
 
 class ConfigError(UserError):
