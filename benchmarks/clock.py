@@ -3,7 +3,7 @@
 The benchmark adds it to a real ``python train.py`` with ``+callbacks.epoch_clock._target_=...``, so the run is the
 template's, default callbacks and logger included; this callback only reads clocks and writes them to ``path``.
 Given a ``port``, it also waits at each epoch boundary, outside its timed span, until the benchmark has run its
-own loops' epochs: the three ways then alternate epoch by epoch, and a busy machine slows them alike.
+own loops' epochs: the ways then alternate epoch by epoch, and a busy machine slows them alike.
 """
 
 import json
