@@ -1,5 +1,6 @@
 """Train the network: ``python train.py lr=0.01 epochs=3``. The training step lives in src/mlp_template/module.py."""
 
+import gc
 import math
 import os
 import sys
@@ -33,5 +34,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    # The ~0.5M objects the imports created live as long as the process; frozen, full garbage collections skip
+    # them, which saves over 15 % of a default run's wall time (docs/speed.md: `time python train.py`).
+    gc.freeze()
     quiet_warnings_nobody_can_act_on()
     main()

@@ -1,6 +1,8 @@
 """One training run, from a composed config to a tested checkpoint: data, network, training loop, logs."""
 
+import ctypes
 import json
+import os
 from pathlib import Path
 
 import lightning as L
@@ -30,12 +32,26 @@ def plain(node: DictConfig | None) -> dict | None:
     return OmegaConf.to_container(node, resolve=True) if node is not None else None
 
 
+def skip_futile_gpu_probe() -> None:
+    """On a machine without NVIDIA's driver, stop torch from searching for it at every Adam step.
+
+    Lightning sets PYTORCH_NVML_BASED_CUDA_CHECK=1 so that asking for a GPU never initialises CUDA; without the
+    driver's NVML library each check first searches for it in vain. That costs more than 3 % of an MNIST epoch at
+    batch 64 with Adam: ``python -m benchmarks.throughput --datasets mnist --batch-sizes 64`` (docs/speed.md).
+    """
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")  # the library torch's check loads; no Python API asks for it
+    except OSError:
+        os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train on ``cfg.data``, test the best checkpoint, and return the final metrics (``{"lr": ...}`` with find_lr).
 
     With ``ckpt_path`` set, training resumes from that checkpoint, in its run's folder
     (src/mlp_template/runs/folders.py).
     """
+    skip_futile_gpu_probe()
     cfg, resume_from = checked_config(cfg)  # every value, before any work; a resume gets its run's own config
     L.seed_everything(cfg.seed, workers=True)  # same seed, same initial weights, same shuffles, same curves
     datamodule: InMemoryDataModule = instantiate(cfg.data)  # 1. the examples
