@@ -73,7 +73,9 @@ def test_a_really_full_disk_gets_one_line_and_keeps_the_previous_checkpoint(tmp_
     try:
         io = AtomicCheckpointIO()
         io.save_checkpoint({"state_dict": {"w": torch.arange(1000.0)}}, disk / "last.ckpt")
-        with pytest.raises(CheckpointError, match=r"the disk is full: .* Kept: the previous last.ckpt, whole"):
+        with pytest.raises(CheckpointError, match=r"the disk is full: .* Kept: the previous last.ckpt, whole, and the "
+                                                  r"logs so far\. Free some space, then resume: python train.py "
+                                                  r"ckpt_path=.*/disk/last.ckpt$"):
             io.save_checkpoint({"state_dict": {"w": torch.zeros(100_000)}}, disk / "last.ckpt")  # 400 KB
         assert torch.equal(read_checkpoint(disk / "last.ckpt")["state_dict"]["w"], torch.arange(1000.0))
         assert [p.name for p in disk.iterdir()] == ["last.ckpt"]

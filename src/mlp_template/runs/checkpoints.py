@@ -72,9 +72,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             if e.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
             kept = f"the previous {path.name}, whole" if path.exists() else f"no earlier {path.name}"
+            last = path.with_name("last.ckpt")
+            then = f"resume: python train.py ckpt_path={last}" if last.exists() else "start the run again"
             raise CheckpointError(f"the disk is full: saving {path} failed and left no partial file. Kept: {kept}, "
-                                  f"and the logs so far. Free some space, then resume: python train.py "
-                                  f"ckpt_path=last") from e
+                                  f"and the logs so far. Free some space, then {then}") from e
         return None
 
 
