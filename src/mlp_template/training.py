@@ -78,13 +78,14 @@ def checked_config(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
     leaves no folder behind and the resumed run's record untouched.
     """
     try:
-        cfg = resumed_config(cfg)
-        validate(cfg)  # one line per mistake
+        used = resumed_config(cfg)
+        validate(used)  # one line per mistake
     except UserError:
         discard_refused_run(cfg.output_dir)
         raise
-    record_resumed_config(cfg)
-    return cfg, checkpoint_file(cfg) if cfg.ckpt_path else None
+    if used is not cfg:  # a resume in a run folder: its saved config, now checked, is what runs
+        record_resumed_config(used)
+    return used, checkpoint_file(used) if used.ckpt_path else None
 
 
 def build_trainer(cfg: DictConfig, resume_from: Path | None) -> L.Trainer:

@@ -127,10 +127,9 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
 
 
 def record_resumed_config(cfg: DictConfig) -> None:
-    """Once a resumed run's config passed its checks: save what runs, as the run's config for the next resume or
-    eval, and as the record of this resume (Hydra's holds today's defaults composed with this command line)."""
-    if not (cfg.get("ckpt_path") and HydraConfig.initialized() and saved_config(Path(cfg.output_dir))):
-        return
+    """Once the config ``resumed_config`` made passed its checks: save what runs, as the run's config for the next
+    resume or eval, and as the record of this resume (Hydra's holds today's defaults composed with this command
+    line)."""
     text = OmegaConf.to_yaml(cfg).encode()
     for folder in filter(None, (".hydra", HydraConfig.get().output_subdir)):
         replace_atomically(Path(cfg.output_dir) / folder / "config.yaml", lambda file: file.write(text))
