@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from benchmarks import ceiling, loops, report, synthetic
 from benchmarks.template import ROOT, SteppedRun, import_breakdown, import_profile, run_template, take_turns
 from mlp_template.data import InMemoryDataModule
-from mlp_template.module import Classifier
+from mlp_template.module import Learner
 from mlp_template.training import plain
 
 # The network and optimizer every way trains: three hidden layers of 256 with BatchNorm, and Adam; everything else
@@ -51,7 +51,7 @@ def config(workdir: Path, overrides: list[str]) -> DictConfig:
 def model_and_optimizer(cfg: DictConfig, data: InMemoryDataModule, device: torch.device) -> tuple[nn.Module, Optimizer]:
     """The template's own network and optimizer (its ``configure_optimizers``): the loops get the same settings."""
     torch.manual_seed(cfg.seed)
-    module = Classifier(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer)).to(device)
+    module = Learner(data.signature(), plain(cfg.model), plain(cfg.optimizer)).to(device)
     return module.model, module.configure_optimizers()  # no scheduler given: the optimizer alone
 
 

@@ -79,3 +79,8 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
     (run_dir / ".hydra").mkdir()
     OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")  # what Hydra saves for `python train.py`
     return run_dir, train(cfg)
+
+
+# The signature of the bundled digits (DigitsDataModule.signature()): a Learner for them, without reading them.
+DIGITS = {"task": "classification", "input_shape": [1, 8, 8], "input_dtype": "float32", "vocab_size": None,
+          "output_size": 10, "input_mean": 0.3053, "input_std": 0.3760}

@@ -17,12 +17,12 @@ from omegaconf import DictConfig
 
 import mlp_template.runs.checkpoints
 from mlp_template.errors import UserError
-from mlp_template.module import Classifier
+from mlp_template.module import Learner
 from mlp_template.runs.checkpoints import AtomicCheckpointIO, CheckpointError, read_checkpoint
-from mlp_template.runs.config import validate
+from mlp_template.runs.config import ConfigError, validate
 from mlp_template.runs.folders import new_folder, resumed_config
-from mlp_template.training import train
-from tests.conftest import ROOT, compose_config
+from mlp_template.training import checked_run, train
+from tests.conftest import DIGITS, ROOT, compose_config
 
 
 class RunsCode:
@@ -107,7 +107,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_the_code_never_runs(tmp
     with pytest.raises(CheckpointError, match=r"evil.ckpt: refused: loading it would call posix.system"):
         read_checkpoint(evil)
     # Lightning's own loading, as train.py calls it to resume, refuses too (weights_only=True).
-    module = Classifier(64, 10, {"hidden_sizes": [32, 16], "batch_norm": True}, {"_target_": "torch.optim.SGD",
+    module = Learner(DIGITS, {"hidden_sizes": [32, 16], "batch_norm": True}, {"_target_": "torch.optim.SGD",
                                                                                    "lr": 0.1})
     trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, max_epochs=1,
                         default_root_dir=tmp_path)
@@ -164,14 +164,25 @@ NETWORK = ("batch_size=16", "model.hidden_sizes=[32,16]", "model.batch_norm=true
                                      r"checkpoint, \(64, 64\) in this config's network"),
     (["model.hidden_sizes=[32]"], r"layers.output.weight is \(10, 16\) in the checkpoint, \(10, 32\)"),
     (["model.batch_norm=false"], r"it has layers.hidden1.norm.weight, which this config's network has not"),
-    (["data=mnist", "data.download=true"],  # 28x28 images: another input layer
-     r"layers.hidden1.linear.weight is \(32, 64\) in the checkpoint, \(32, 784\)"),
 ])
 def test_a_checkpoint_of_another_network_names_the_layer(trained_run, overrides: list[str], message: str) -> None:
     run_dir, _ = trained_run
     cfg = compose_config(run_dir, *NETWORK, f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", *overrides)
     with pytest.raises(CheckpointError, match=message):
         validate(cfg)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["data=mnist"], r"input_shape is \[1, 8, 8\] in the checkpoint, \[1, 28, 28\] for this config's data"),
+    (["data=diabetes"], "task is classification in the checkpoint, regression for this config's data"),
+])
+def test_a_checkpoint_of_other_data_is_refused_once_the_data_is_read(trained_run, idx_root, overrides, message) -> None:
+    run_dir, _ = trained_run
+    cfg = compose_config(run_dir, *NETWORK, f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", *overrides,
+                         f"data.root={idx_root}" if "data=mnist" in overrides else "seed=0")
+    with pytest.raises(ConfigError, match=message):
+        checked_run(cfg)
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()  # the run it named is left as it was
 
 
 def test_a_weights_only_checkpoint_cannot_be_resumed(tmp_path: Path, trained_run) -> None:

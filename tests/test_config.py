@@ -7,10 +7,11 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
+from mlp_template.data.images import ImageDataModule
 from mlp_template.model import MLP
-from mlp_template.module import Classifier
+from mlp_template.module import Learner
 from mlp_template.training import plain
-from tests.conftest import ROOT, compose_config
+from tests.conftest import DIGITS, ROOT, compose_config
 
 GROUPS = {group.name: sorted(p.stem for p in group.glob("*.yaml")) for group in (ROOT / "conf").iterdir()
           if group.is_dir()}
@@ -18,7 +19,8 @@ OPTIONS = [(group, option) for group, options in GROUPS.items() for option in op
 
 
 def test_the_promised_options_exist() -> None:
-    for group, options in {"data": ["digits", "fashion_mnist", "mnist"], "optimizer": ["adam", "adamw", "sgd"],
+    for group, options in {"data": ["csv", "diabetes", "digits", "fashion_mnist", "mnist", "names"],
+                           "optimizer": ["adam", "adamw", "sgd"],
                            "scheduler": ["cosine", "none", "step"],
                            "trainer": ["cpu", "ddp", "ddp_gpu", "default", "gpu"],
                            "logger": ["csv", "tensorboard"], "debug": ["fast", "overfit"],
@@ -30,10 +32,15 @@ def test_the_promised_options_exist() -> None:
 def test_every_option_composes_and_builds(tmp_path, group: str, option: str) -> None:
     if group == "hparams_search":
         pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")  # the optuna extra
-    cfg = compose_config(tmp_path, f"{group}={option}")
+    overrides = [f"{group}@_global_={option}" if group == "objective" else f"{group}={option}"]
+    if (group, option) == ("data", "csv"):  # the user's own table: a small real one
+        (tmp_path / "table.csv").write_text("x,colour,y\n" + "".join(f"{i},{'ab'[i % 2]},{i % 3}\n" for i in range(30)))
+        overrides += [f"data.path={tmp_path / 'table.csv'}", "data.target=y"]
+    cfg = compose_config(tmp_path, *overrides)
     data = instantiate(cfg.data)
-    module = Classifier(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer),
-                        plain(cfg.scheduler))
+    if not isinstance(data, ImageDataModule):  # a table's or the names' sizes are known once they are read
+        data.read()
+    module = Learner(data.signature(), plain(cfg.model), plain(cfg.optimizer), plain(cfg.scheduler))
     optimizers = module.configure_optimizers()
     optimizer = optimizers["optimizer"] if isinstance(optimizers, dict) else optimizers
     assert optimizer.param_groups[0]["lr"] == cfg.lr
@@ -47,7 +54,7 @@ def test_every_option_composes_and_builds(tmp_path, group: str, option: str) -> 
 def test_lr_on_the_command_line_is_the_optimizers_lr(tmp_path) -> None:
     for optimizer in GROUPS["optimizer"]:
         cfg = compose_config(tmp_path, f"optimizer={optimizer}", "lr=0.0123")
-        module = Classifier(64, 10, plain(cfg.model), plain(cfg.optimizer))
+        module = Learner(DIGITS, plain(cfg.model), plain(cfg.optimizer))
         assert module.configure_optimizers().param_groups[0]["lr"] == 0.0123
 
 
@@ -57,9 +64,9 @@ def keys(node) -> set[str]:
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
 def test_yaml_keys_are_the_constructors_arguments(tmp_path, group: str, option: str) -> None:
-    cfg = compose_config(tmp_path, f"{group}={option}")
-    if group in ("experiment", "debug", "hparams_search", "hydra"):  # global presets, not one constructor
+    if group in ("experiment", "debug", "hparams_search", "hydra", "objective"):  # global presets, not one constructor
         return
+    cfg = compose_config(tmp_path, f"{group}={option}")
     nodes = cfg[group].values() if group == "callbacks" else [cfg[group]]
     for node in nodes:
         if node is None:  # scheduler=none

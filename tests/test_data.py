@@ -5,7 +5,8 @@ import torch
 from hydra.utils import instantiate
 from torch.utils.data import DistributedSampler, TensorDataset
 
-from mlp_template.data import BatchIndices, DatasetNotFoundError, DigitsDataModule, TorchvisionDataModule
+from mlp_template.data import BatchIndices, DatasetNotFoundError
+from mlp_template.data.images import DigitsDataModule, TorchvisionDataModule
 from tests.conftest import compose_config, run_train
 
 
@@ -51,7 +52,7 @@ def test_torchvision_datasets_load_from_idx_files(tmp_path, idx_root, dataset: s
     x, y = data.splits["train"].tensors
     assert x.shape == (500, 1, 28, 28) and y.shape == (500,)
     assert len(data.splits["val"]) == 100 and len(data.splits["test"]) == 100
-    assert data.input_size == 784 and data.num_classes == 10
+    assert data.input_shape == (1, 28, 28) and data.output_size == 10
     # The bright band written for each label is where the label says: the files were decoded, not made up.
     band_rows = x[:, 0].mean(dim=2).argmax(dim=1)
     assert torch.all((band_rows >= 2 * y) & (band_rows <= 2 * y + 2))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from mlp_template.module import Classifier
+from mlp_template.module import Learner
 from mlp_template.training import train
 from tests.conftest import compose_config, read_scalars, run_train
 
@@ -39,7 +39,7 @@ def test_ddp_on_two_processes_shards_every_epoch_and_reduces_the_metrics(tmp_pat
     # val/acc was reduced over the whole validation set, each image once: one process re-evaluating the same
     # weights gets the same number.
     ddp_val_acc = read_scalars(run_dir)["val/acc"][-1][1]
-    module = Classifier.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    module = Learner.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     data = instantiate(compose_config(tmp_path, "batch_size=16", *DATA).data)
     checker = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                         enable_model_summary=False, use_distributed_sampler=False)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from mlp_template.module import Classifier
+from mlp_template.module import Learner
 from mlp_template.panels.divergence import DivergenceError, DivergenceGuard
 from mlp_template.training import plain, train
 from tests.conftest import ROOT, compose_config, read_scalars, run_train
@@ -46,7 +46,7 @@ def test_divergence_keeps_the_best_checkpoint_and_skips_the_test(tmp_path) -> No
     assert "test/acc" not in scalars
 
 
-class LrTimesTenEveryStep(Classifier):
+class LrTimesTenEveryStep(Learner):
     """A fork whose schedule moves the lr every step: step n (from 1) uses lr * 10**(n - 1)."""
 
     def configure_optimizers(self):
@@ -59,7 +59,7 @@ def test_the_divergence_message_names_the_lr_the_diverged_step_used(tmp_path) ->
     cfg = compose_config(tmp_path)
     L.seed_everything(0)
     data = instantiate(cfg.data)
-    module = LrTimesTenEveryStep(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer))
+    module = LrTimesTenEveryStep(data.signature(), plain(cfg.model), plain(cfg.optimizer))
     trainer = L.Trainer(max_epochs=1, logger=False, callbacks=[DivergenceGuard()], enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
     with pytest.raises(DivergenceError) as error:

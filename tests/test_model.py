@@ -8,32 +8,32 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from mlp_template.data import DigitsDataModule
+from mlp_template.data.images import DigitsDataModule
 from mlp_template.model import ACTIVATIONS, MLP
-from mlp_template.module import Classifier
+from mlp_template.module import Learner
 from mlp_template.training import plain, train
 from tests.conftest import compose_config
 
 
-def digits(tmp_path, *overrides: str) -> tuple[DigitsDataModule, Classifier]:
+def digits(tmp_path, *overrides: str) -> tuple[DigitsDataModule, Learner]:
     cfg = compose_config(tmp_path, *overrides)
     L.seed_everything(cfg.seed)
     data: DigitsDataModule = instantiate(cfg.data)
     data.setup("fit")
-    module = Classifier(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer))
+    module = Learner(data.signature(), plain(cfg.model), plain(cfg.optimizer))
     return data, module
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_output_layer_emits_one_logit_per_class(activation: str) -> None:
-    net = MLP(input_size=64, hidden_sizes=[32, 16], output_size=10, activation=activation, batch_norm=True)
+    net = MLP(input_shape=(1, 8, 8), hidden_sizes=[32, 16], output_size=10, activation=activation, batch_norm=True)
     logits = net(torch.randn(5, 1, 8, 8))
     assert logits.shape == (5, 10)
     # Logits: the last layer is a bare Linear, so outputs take both signs and are no probabilities.
     assert isinstance(net.layers[-1], nn.Linear)
     assert logits.min() < 0 < logits.max()
     assert not torch.allclose(logits.softmax(1).sum(1), logits.sum(1))
-    assert [name for name, _ in net.layers.named_children()] == ["hidden1", "hidden2", "output"]
+    assert [name for name, _ in net.layers.named_children()] == ["input", "hidden1", "hidden2", "output"]
 
 
 def test_loss_at_init_is_log_of_classes(tmp_path) -> None:

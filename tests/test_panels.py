@@ -15,8 +15,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch.utils.tensorboard import SummaryWriter
 
 from mlp_template import panels
-from mlp_template.data import DigitsDataModule
-from mlp_template.module import Classifier
+from mlp_template.data.images import DigitsDataModule
+from mlp_template.module import Learner
 from mlp_template.panels.weights import GradientNorms, UpdateRatio
 from mlp_template.training import plain, train
 from tests.conftest import compose_config, read_scalars
@@ -74,7 +74,7 @@ def train_steps(tmp_path, optimizer: str, lr: float, steps: int, every_n_steps: 
     cfg = compose_config(tmp_path, f"optimizer={optimizer}", f"lr={lr}")
     L.seed_everything(0)
     data: DigitsDataModule = instantiate(cfg.data)
-    module = Classifier(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer))
+    module = Learner(data.signature(), plain(cfg.model), plain(cfg.optimizer))
     record = RecordSteps()
     trainer = L.Trainer(
         max_epochs=1, limit_train_batches=steps, limit_val_batches=0, logger=TensorBoardLogger(tmp_path, "", ""),
@@ -94,7 +94,7 @@ class RecordSteps(L.Callback):
 
     def on_before_optimizer_step(self, trainer, module, optimizer) -> None:
         weights = {name: layer.weight if name == "output" else layer.linear.weight
-                   for name, layer in module.model.layers.named_children()}
+                   for name, layer in module.model.layers.named_children() if name != "input"}
         self.live = weights
         self.steps.append({name: {"before": w.detach().clone(), "grad": w.grad.clone()} for name, w in weights.items()})
 
@@ -169,7 +169,7 @@ def test_panels_need_no_logger(tmp_path) -> None:
     cfg = compose_config(tmp_path, "debug=fast")
     L.seed_everything(0)
     data: DigitsDataModule = instantiate(cfg.data)
-    module = Classifier(data.input_size, data.num_classes, plain(cfg.model), plain(cfg.optimizer))
+    module = Learner(data.signature(), plain(cfg.model), plain(cfg.optimizer))
     callbacks = [instantiate(c) for name, c in cfg.callbacks.items() if name != "progress_bar"]
     trainer = instantiate(cfg.trainer, logger=False, callbacks=callbacks, enable_progress_bar=False)
     trainer.fit(module, datamodule=data)

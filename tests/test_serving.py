@@ -12,7 +12,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from mlp_template.errors import UserError
-from mlp_template.module import Classifier
+from mlp_template.module import Learner
 from mlp_template.serving.evaluation import evaluate
 from mlp_template.serving.export import export
 from mlp_template.serving.prediction import predict
@@ -25,7 +25,7 @@ def best_checkpoint(run_dir: Path) -> Path:
 
 def checkpoint_logits(checkpoint: Path, pixels: torch.Tensor) -> torch.Tensor:
     """The oracle: the Lightning module restored from the checkpoint, on inputs normalised like the run's data."""
-    module = Classifier.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True).eval()
+    module = Learner.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True).eval()
     with torch.no_grad():
         return module((pixels - 0.3053) / 0.3760)  # conf/data/digits.yaml: mean, std
 
@@ -124,7 +124,7 @@ def test_onnx_export_gives_the_checkpoints_outputs(tmp_path: Path, trained_run, 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     pixels = torch.from_numpy(digits[0]).unsqueeze(1)
     for batch in (pixels[:1], pixels[:7]):
-        (logits,) = session.run(["logits"], {"pixels": batch.numpy()})
+        (logits,) = session.run(["outputs"], {"inputs": batch.numpy()})
         # onnxruntime's kernels sum in another order than torch's: float32 rounding, ~1e-7 on logits of ~10.
         np.testing.assert_allclose(logits, checkpoint_logits(ckpt, batch).numpy(), rtol=0, atol=1e-5)
 

@@ -3,9 +3,9 @@
 import lightning as L
 from hydra.utils import instantiate
 
-from mlp_template.module import Classifier
+from mlp_template.module import Learner
 from mlp_template.training import plain
-from tests.conftest import compose_config
+from tests.conftest import DIGITS, compose_config
 
 
 class StepLosses(L.Callback):
@@ -21,7 +21,7 @@ class StepLosses(L.Callback):
 def test_epoch_loss_is_the_sample_weighted_mean_of_the_step_losses(tmp_path) -> None:
     cfg = compose_config(tmp_path, "batch_size=500", "optimizer=adam", "lr=0.01")  # 1,257 = 500 + 500 + 257
     data = instantiate(cfg.data)
-    module = Classifier(64, 10, plain(cfg.model), plain(cfg.optimizer))
+    module = Learner(DIGITS, plain(cfg.model), plain(cfg.optimizer))
     steps = StepLosses()
     trainer = L.Trainer(max_epochs=2, logger=False, callbacks=[steps], enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1,

@@ -57,7 +57,8 @@ def test_train_py_returns_the_optimized_metric(tmp_path) -> None:
     assert value == json.loads((tmp_path / "metrics.json").read_text())["val/loss"]
     with pytest.raises(SystemExit, match="optimized_direction=best: must be maximize or minimize"):
         main(compose_config(tmp_path, "optimized_direction=best"))
-    with pytest.raises(SystemExit, match=r"optimized_metric=val/accuracy: must be a metric every run reports: val/acc"):
+    with pytest.raises(SystemExit, match=r"optimized_metric=val/accuracy: a classification run reports train/loss, "
+                                         r"val/loss, test/loss, val/acc, test/acc; e.g. optimized_metric=val/acc"):
         main(compose_config(tmp_path / "typo", "debug=fast", "optimized_metric=val/accuracy"))
     assert not (tmp_path / "typo").exists()  # refused before any work: nothing trained, nothing written
 

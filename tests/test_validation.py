@@ -43,8 +43,16 @@ BAD = [
     (["data.shuffle=sometimes"], "data.shuffle=sometimes: must be true or false"),
     (["data.mean=dark"], "data.mean=dark: must be a number"),
     (["data.std=0"], "data.std=0: must be a number > 0"),
-    (["data.val_size=0"], "data.val_size=0: must be an integer >= 1"),
-    (["data.test_size=-5"], "data.test_size=-5: must be an integer >= 1"),
+    (["data.val_size=0"], "data.val_size=0: must be a number of examples (an integer >= 1) or a fraction in (0, 1)"),
+    (["data.test_size=-5"], "data.test_size=-5: must be a number of examples"),
+    (["data=csv", "data.target=y"], "data.path=???: required, must be a CSV file with a header row"),
+    (["data=csv", "data.path=t.csv"], "data.target=???: required, must be the name of the column to predict"),
+    (["data=csv", "data.path=' '", "data.target=y"], "data.path= : must be a CSV file with a header row"),
+    (["data=csv", "data.path=t.csv", "data.target=y", "data.task=ranking"],
+     "data.task=ranking: must be classification, regression, or null"),
+    (["data=names", "data.context=0"], "data.context=0: must be an integer >= 1"),
+    (["data=names", "data.corpus=cities"], "data.corpus=cities: must be first_names or surnames"),
+    (["model.embedding_dim=0"], "model.embedding_dim=0: must be an integer >= 1"),
     (["data.split_seed=-3"], "data.split_seed=-3: must be an integer in [0, 4294967295]"),
     (["data=mnist", "data.dataset=CIFAR10"], "data.dataset=CIFAR10: must be MNIST or FashionMNIST"),
     (["data=mnist", "data.download=yes"], "data.download=yes: must be true or false"),
@@ -87,7 +95,10 @@ def test_data_root_must_be_a_folder(tmp_path: Path, idx_root: Path) -> None:
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
 def test_every_shipped_option_is_valid(tmp_path: Path, group: str, option: str) -> None:
-    cfg = compose_config(tmp_path, f"{group}={option}")
+    if group == "objective":  # picked by the data options, as a global package
+        group = "objective@_global_"
+    table = ["data.path=t.csv", "data.target=y"] if (group, option) == ("data", "csv") else []
+    cfg = compose_config(tmp_path, f"{group}={option}", *table)
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():  # trainer=gpu, ddp_gpu on this machine
         with pytest.raises(UserError, match=r"trainer.accelerator=gpu: no GPU is visible here .*use trainer=cpu"):
             validate(cfg, data_files=False)

@@ -13,9 +13,10 @@ from omegaconf import DictConfig, OmegaConf
 from mlp_template.data import InMemoryDataModule
 from mlp_template.errors import UserError
 from mlp_template.learning_rate import find_lr
-from mlp_template.module import Classifier
+from mlp_template.module import Learner
+from mlp_template.panels import Panel
 from mlp_template.runs.checkpoints import AtomicCheckpointIO, best_checkpoint, read_checkpoint
-from mlp_template.runs.config import validate
+from mlp_template.runs.config import check_checkpoint_data, check_optimized_metric, validate
 from mlp_template.runs.folders import (
     build_logger,
     checkpoint_file,
@@ -52,18 +53,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     (src/mlp_template/runs/folders.py).
     """
     skip_futile_gpu_probe()
-    cfg, resume_from = checked_config(cfg)  # every value, before any work; a resume gets its run's own config
+    # 1. the examples, read and checked with every config value before any work; a resume gets its run's config
+    cfg, datamodule, resume_from = checked_run(cfg)
     L.seed_everything(cfg.seed, workers=True)  # same seed, same initial weights, same shuffles, same curves
-    datamodule: InMemoryDataModule = instantiate(cfg.data)  # 1. the examples
-    module = Classifier(  # 2. the network, its loss and its optimizer
-        input_size=datamodule.input_size,  # sizes come from the data, never typed twice
-        num_classes=datamodule.num_classes,
+    module = Learner(  # 2. the network, its loss and its optimizer
+        data=datamodule.signature(),  # sizes, task and preprocessing come from the data, never typed twice
         model=plain(cfg.model),
         optimizer=plain(cfg.optimizer),
         scheduler=plain(cfg.scheduler),
     )
     with own_folder_warnings_quiet(resuming=resume_from is not None):
-        trainer = build_trainer(cfg, resume_from)  # 3. the loop, with its logger and callbacks
+        trainer = build_trainer(cfg, module.hparams.data, resume_from)  # 3. the loop, its logger and callbacks
         if cfg.find_lr:  # the learning-rate range test instead of training: python train.py find_lr=true
             return find_lr(trainer, module, datamodule)
         # 4. train; weights_only: loading a checkpoint never runs code from it (tensors and plain values only).
@@ -71,26 +71,33 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return final_test(trainer, module, datamodule, cfg)
 
 
-def checked_config(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
-    """The config this run uses, every value checked, and the checkpoint it resumes from (None: a new run).
+def checked_run(cfg: DictConfig) -> tuple[DictConfig, InMemoryDataModule, Path | None]:
+    """The config this run uses, every value checked; its data, read and checked; and the checkpoint it resumes
+    from (None: a new run).
 
-    A resume (``ckpt_path=...``) takes its run's saved config plus this command line's keys. A refused config
-    leaves no folder behind and the resumed run's record untouched.
+    A resume (``ckpt_path=...``) takes its run's saved config plus this command line's keys. A refused config or
+    data file leaves no folder behind and the resumed run's record untouched.
     """
     try:
         used = resumed_config(cfg)
         validate(used)  # one line per mistake
+        datamodule: InMemoryDataModule = instantiate(used.data)
+        datamodule.read()  # a bad file or value is named here, before the network is built
+        check_optimized_metric(used, datamodule.task)
+        check_checkpoint_data(used, datamodule.signature())
     except UserError:
         discard_refused_run(cfg.output_dir)
         raise
     if used is not cfg:  # a resume in a run folder: its saved config, now checked, is what runs
         record_resumed_config(used)
-    return used, checkpoint_file(used) if used.ckpt_path else None
+    return used, datamodule, checkpoint_file(used) if used.ckpt_path else None
 
 
-def build_trainer(cfg: DictConfig, resume_from: Path | None) -> L.Trainer:
-    """Lightning's loop with this run's logger (continuing a resumed run's curves) and callbacks."""
-    callbacks = [instantiate(callback) for callback in (cfg.get("callbacks") or {}).values()]  # ~callbacks: none
+def build_trainer(cfg: DictConfig, data: dict, resume_from: Path | None) -> L.Trainer:
+    """Lightning's loop with this run's logger (continuing a resumed run's curves) and callbacks: the panels that
+    apply to ``data`` (a data module's signature), and none switched off with ``~callbacks.NAME`` or ``NAME: null``."""
+    callbacks = [instantiate(callback) for callback in (cfg.get("callbacks") or {}).values() if callback is not None]
+    callbacks = [callback for callback in callbacks if not isinstance(callback, Panel) or callback.applies_to(data)]
     logger = build_logger(cfg, first_epoch(resume_from))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()])
     refuse_local_ddp_in_multirun(trainer)
@@ -98,13 +105,23 @@ def build_trainer(cfg: DictConfig, resume_from: Path | None) -> L.Trainer:
 
 
 def final_test(
-    trainer: L.Trainer, module: L.LightningModule, datamodule: L.LightningDataModule, cfg: DictConfig
+    trainer: L.Trainer, module: L.LightningModule, datamodule: InMemoryDataModule, cfg: DictConfig
 ) -> dict[str, float]:
-    """Test the best checkpoint on unseen data; log, save and print the final metrics."""
-    metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
+    """Test the best checkpoint on unseen data; log, save and print the final metrics.
+
+    ``val/*`` and ``test/*`` are the tested weights' (the best checkpoint's); ``train/loss`` and ``last_epoch/val/*``
+    the last epoch's;
+    ``baseline/val/loss`` what a model that ignores its inputs scores, when the data defines one.
+    """
+    last = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
+    metrics = {name: value for name, value in last.items() if name.startswith("train/")}
+    metrics |= {f"last_epoch/{name}": value for name, value in last.items() if name.startswith("val/")}
     best = best_checkpoint(trainer)
+    metrics |= read_checkpoint(Path(best))["validation"] if best else {k: v for k, v in last.items() if "val/" in k}
     trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
-    metrics |= {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
+    metrics |= {name: float(value) for name, value in trainer.callback_metrics.items() if name.startswith("test/")}
+    if (baseline := datamodule.baseline()) is not None:
+        metrics["baseline/val/loss"] = baseline
     log_hyperparams(trainer, cfg, metrics)
     report(trainer, metrics)
     return metrics
@@ -144,8 +161,13 @@ def report(trainer: L.Trainer, metrics: dict[str, float]) -> None:
     if not trainer.is_global_zero:
         return
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))  # what a sweep's summary table reads
-    names = [name for name in ("test/acc", "val/acc", "train/loss") if name in metrics]  # resumed finished: test only
-    print("\n" + "  ".join(f"{name} {metrics[name]:.4f}" for name in names))
+    tested = [name for name in metrics if name.startswith(("test/", "val/"))]
+    print("\nthe tested weights: " + "  ".join(f"{name} {metrics[name]:.4f}" for name in sorted(tested)))
+    last = [name for name in metrics if name.startswith(("train/", "last_epoch/"))]  # none: a resume had no epoch left
+    if last:
+        print("the last epoch: " + "  ".join(f"{n.removeprefix('last_epoch/')} {metrics[n]:.4f}" for n in last))
+    if "baseline/val/loss" in metrics:
+        print(f"baseline (ignores the inputs): val/loss {metrics['baseline/val/loss']:.4f}")
     print(f"best checkpoint: {best_checkpoint(trainer) or 'none (checkpointing off): tested the last weights'}")
     print(f"logs and checkpoints: {run_dir}")
     print(f"see the curves: tensorboard --logdir {run_dir}")

@@ -15,7 +15,15 @@ from torch.utils.tensorboard import SummaryWriter
 
 
 class Panel(L.Callback):
-    """A callback that shows one part of training (``benchmarks/panels.py`` measures what they cost together)."""
+    """A callback that shows one part of training (``benchmarks/panels.py`` measures what they cost together).
+
+    ``applies_to`` says which data it can show; training leaves it out elsewhere (a picture of misclassified
+    images needs images and classes).
+    """
+
+    def applies_to(self, data: dict) -> bool:
+        """Whether this panel can show a run on ``data`` (a data module's ``signature()``: task, input shape)."""
+        return True
 
 
 def log_scalars(trainer: L.Trainer, values: dict[str, float]) -> None:

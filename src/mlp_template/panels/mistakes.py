@@ -1,5 +1,5 @@
-"""The predictions on unseen data, once per epoch: the validation images the network gets wrong, and which classes
-it confuses with which.
+"""The predictions on unseen data, once per epoch, for the tasks with classes: the validation images the network
+gets wrong, and which classes it confuses with which.
 
 Both read the logits ``validation_step`` returns (``module.py``): no second pass over the validation set. The
 grid is laid out by torchvision's ``make_grid``; text and the matrix are drawn with Pillow (already there for
@@ -66,6 +66,9 @@ class MisclassifiedImages(Panel):
         self.count = 0
         self.wanted = False
 
+    def applies_to(self, data: dict) -> bool:
+        return data["task"] == "classification" and len(data["input_shape"]) == 3  # (channels, height, width)
+
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.wanted = not trainer.sanity_checking and bool(tensorboards(trainer))  # the sanity check is no epoch
 
@@ -82,10 +85,6 @@ class MisclassifiedImages(Panel):
             return
         logits = validation_logits(outputs)
         x, y = batch
-        if x.dim() != 4:
-            raise TypeError(
-                f"MisclassifiedImages draws images (N, C, H, W), not {tuple(x.shape)}: ~callbacks.misclassified"
-            )
         preds = logits.argmax(dim=1)
         wrong = (preds != y).nonzero().squeeze(1)[: self.max_images - self.count]  # syncs, until the grid is full
         self.found.append((x[wrong], preds[wrong], y[wrong]))
@@ -153,6 +152,9 @@ class ConfusionMatrix(Panel):
 
     def __init__(self) -> None:
         self.matrix: MulticlassConfusionMatrix | None = None  # made at the first batch: the classes, the device
+
+    def applies_to(self, data: dict) -> bool:
+        return data["task"] == "classification"  # images or a table's rows; not the next token (too many classes)
 
     def on_validation_batch_end(
         self,

@@ -9,17 +9,18 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_class
 from lightning.pytorch.loggers import Logger
 from omegaconf import Container, DictConfig, OmegaConf
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from mlp_template.data import TorchvisionDataModule
+from mlp_template.data.images import TorchvisionDataModule
 from mlp_template.errors import UserError
-from mlp_template.model import ACTIVATIONS, MLP
+from mlp_template.model import ACTIVATIONS, build_network
 from mlp_template.runs.checkpoints import check_network, check_resumable, read_checkpoint
 from mlp_template.runs.folders import checkpoint_file, newest_last, run_of_checkpoint
+from mlp_template.tasks import TASKS, metric_names
 
 
 class ConfigError(UserError):
@@ -39,6 +40,10 @@ def fraction(value: object) -> bool:
     return (integer(value) and value >= 0) or (number(value) and 0 <= value <= 1)
 
 
+def text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
 POSITIVE_INT = (lambda v: integer(v) and v >= 1, "an integer >= 1")
 POSITIVE = (lambda v: number(v) and v > 0, "a number > 0")
 NON_NEGATIVE = (lambda v: number(v) and v >= 0, "a number >= 0")
@@ -53,14 +58,15 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "batch_size": POSITIVE_INT,
     "seed": SEED,
     "find_lr": BOOLEAN,
-    "optimized_metric": (lambda v: v in ("val/acc", "val/loss", "test/acc", "test/loss", "train/loss"),
-                         "a metric every run reports: val/acc, val/loss, test/acc, test/loss or train/loss"),
+    "optimized_metric": (lambda v: isinstance(v, str) and v.split("/")[0] in ("train", "val", "test"),
+                         "a metric the run reports, e.g. val/acc, val/loss, val/r2, test/acc"),
     "optimized_direction": (lambda v: v in ("maximize", "minimize"), "maximize or minimize"),
     "model.hidden_sizes": (lambda v: isinstance(v, list) and all(integer(n) and n >= 1 for n in v),
                            "a list of integers >= 1, one per hidden layer, e.g. [128,64]"),
     "model.activation": (lambda v: v in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
     "model.dropout": UNIT,
     "model.batch_norm": BOOLEAN,
+    "model.embedding_dim": POSITIVE_INT,
     "optimizer.lr": POSITIVE,
     "optimizer.momentum": NON_NEGATIVE,
     "optimizer.weight_decay": NON_NEGATIVE,
@@ -75,8 +81,16 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "data.shuffle": BOOLEAN,
     "data.mean": (number, "a number"),
     "data.std": POSITIVE,
-    "data.val_size": POSITIVE_INT,
-    "data.test_size": POSITIVE_INT,
+    "data.val_size": (lambda v: (integer(v) and v >= 1) or (number(v) and 0 < v < 1),
+                      "a number of examples (an integer >= 1) or a fraction in (0, 1)"),
+    "data.test_size": (lambda v: (integer(v) and v >= 1) or (number(v) and 0 < v < 1),
+                       "a number of examples (an integer >= 1) or a fraction in (0, 1)"),
+    "data.path": (text, "a CSV file with a header row, e.g. data.path=my.csv"),
+    "data.target": (text, "the name of the column to predict, e.g. data.target=price"),
+    "data.task": (lambda v: v in (None, "classification", "regression"),
+                  "classification, regression, or null (chosen from the target's values)"),
+    "data.context": POSITIVE_INT,
+    "data.corpus": (lambda v: v in ("first_names", "surnames"), "first_names or surnames"),
     "data.split_seed": SEED,
     "data.dataset": (lambda v: v in ("MNIST", "FashionMNIST"), "MNIST or FashionMNIST"),
     "data.download": BOOLEAN,
@@ -107,6 +121,10 @@ def validate(cfg: DictConfig, resume: bool = True, data_files: bool = True) -> N
     ``data_files``: the dataset's files will be read (not for predicting or exporting).
     """
     for key, (check, allowed) in RULES.items():
+        parent, _, leaf = key.rpartition(".")
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        if isinstance(node, DictConfig) and OmegaConf.is_missing(node, leaf):  # ??? in the yaml: give it
+            raise ConfigError(f"{key}=???: required, must be {allowed}")
         value = OmegaConf.select(cfg, key, default=KeyError)
         if value is KeyError:
             continue
@@ -157,11 +175,36 @@ def check_checkpoint(cfg: DictConfig, resume: bool) -> None:
     checkpoint = read_checkpoint(path)
     if resume:
         check_resumable(checkpoint, path)
-    data = instantiate(cfg.data)  # builds the datamodule only (no data read): its input and output sizes
-    network = MLP(input_size=data.input_size, output_size=data.num_classes, **OmegaConf.to_container(cfg.model))
+    data = checkpoint.get("hyper_parameters", {}).get("data")
+    if not isinstance(data, dict):
+        raise ConfigError(f"ckpt_path={path}: holds no description of its data (hyper_parameters.data): it was "
+                          "made by an older version of this template; train it again")
+    network = build_network(data, OmegaConf.to_container(cfg.model))  # this config's network, for that data
     weights = {name.removeprefix("model."): tensor for name, tensor in checkpoint["state_dict"].items()
                if name.startswith("model.")}
     check_network(weights, network, path)
+
+
+def check_checkpoint_data(cfg: DictConfig, data: dict) -> None:
+    """The checkpoint a run resumes from was trained on data of the shape this config's data has (``data``, its
+    signature, known once read): the same task, inputs and outputs."""
+    if cfg.get("ckpt_path") is None:
+        return
+    path = checkpoint_file(cfg)
+    saved = read_checkpoint(path)["hyper_parameters"]["data"]
+    for key in ("task", "input_shape", "input_dtype", "vocab_size", "output_size"):
+        if saved[key] != data[key]:
+            raise ConfigError(f"ckpt_path={path} was trained on other data: {key} is {saved[key]} in the checkpoint, "
+                              f"{data[key]} for this config's data")
+
+
+def check_optimized_metric(cfg: DictConfig, task: str) -> None:
+    """``optimized_metric`` names a metric that a run of ``task`` reports (known once the data is read: a CSV's
+    target decides its task)."""
+    if cfg.optimized_metric not in (names := metric_names(task)):
+        metric, direction = TASKS[task].optimized
+        raise ConfigError(f"optimized_metric={cfg.optimized_metric}: a {task} run reports {', '.join(names)}; "
+                          f"e.g. optimized_metric={metric} optimized_direction={direction}")
 
 
 def checkpoint_config(ckpt_path: str, data_files: bool) -> DictConfig:

@@ -1,4 +1,4 @@
-"""Accuracy on unseen data, after the fact: a checkpoint tested on the test split of the run that trained it.
+"""Metrics on unseen data, after the fact: a checkpoint tested on the test split of the run that trained it.
 
 The run's saved config (``<run>/.hydra/config.yaml``) decides the data, its split and preprocessing, the batch
 size and the trainer, so the numbers are the ones training reported for the same checkpoint, not today's defaults.
@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from mlp_template.data import InMemoryDataModule
-from mlp_template.module import Classifier
+from mlp_template.module import Learner
 from mlp_template.runs.checkpoints import AtomicCheckpointIO
 from mlp_template.runs.config import checkpoint_config
 from mlp_template.runs.folders import build_logger
@@ -20,20 +20,20 @@ from mlp_template.training import plain
 
 
 def evaluate(ckpt_path: str) -> dict[str, float]:
-    """Test ``ckpt_path`` (a file, or ``last``); print and log ``test/loss`` and ``test/acc``; return them."""
+    """Test ``ckpt_path`` (a file, or ``last``); print and log its ``test/*`` metrics; return them."""
     cfg = checkpoint_config(ckpt_path, data_files=True)
     path = Path(cfg.ckpt_path)
     L.seed_everything(cfg.seed, workers=True)
     datamodule: InMemoryDataModule = instantiate(cfg.data)
-    module = Classifier(datamodule.input_size, datamodule.num_classes, plain(cfg.model), plain(cfg.optimizer),
-                        plain(cfg.scheduler))
+    datamodule.read()
+    module = Learner(datamodule.signature(), plain(cfg.model), plain(cfg.optimizer), plain(cfg.scheduler))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=build_logger(eval_config(cfg, path), 0),
                                      enable_checkpointing=False, plugins=[AtomicCheckpointIO()])
     with warnings.catch_warnings():  # a test restores the weights alone: the training callbacks' state is not needed
         warnings.filterwarnings("ignore", "Be aware that when using `ckpt_path`, callbacks used to create")
         trainer.test(module, datamodule=datamodule, ckpt_path=path, verbose=False, weights_only=True)
-    metrics = {name: float(trainer.callback_metrics[name]) for name in ("test/loss", "test/acc")}
-    print(f"\n{path}: test/loss {metrics['test/loss']:.4f}  test/acc {metrics['test/acc']:.4f}")
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name.startswith("test/")}
+    print(f"\n{path}: " + "  ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
     print(f"logged in: {Path(trainer.log_dir or '').resolve()}")
     return metrics
 

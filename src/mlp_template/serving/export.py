@@ -1,11 +1,14 @@
-"""The trained network for serving without this project: normalisation + network, as ``torch.export`` or ONNX.
+"""The trained network for serving without this project: preprocessing + network, as ``torch.export`` or ONNX.
 
-``.pt2`` (``torch.export``): load with ``torch.export.load(path).module()`` and call it on pixels in [0, 1]
-of shape (batch, *image_shape); it returns logits (batch, classes); ``softmax`` gives probabilities.
-``.onnx`` (the ``onnx`` extra): input ``pixels``, output ``logits``, the same shapes, for onnxruntime and others.
+``.pt2`` (``torch.export``): load with ``torch.export.load(path).module()`` and call it on a batch of raw inputs
+(batch, *input_shape): pixels in [0, 1]; a table's encoded row (its numeric columns as they are, then a 0/1 input
+per category, in the order ``<file>.inputs.json`` lists); or token ids (int64). It returns logits (batch, classes
+or tokens; ``softmax`` gives probabilities), or for a number the prediction in the target's units (batch,).
+``.onnx`` (the ``onnx`` extra): input ``inputs``, output ``outputs``, the same shapes, for onnxruntime and others.
 TorchScript is deprecated by PyTorch in favour of ``torch.export``, so it is not offered.
 """
 
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -27,12 +30,16 @@ def export(ckpt_path: str, file_format: str, output: str | None) -> Path:
     checkpoint = Path(cfg.ckpt_path)
     path = Path(output) if output else Path(cfg.output_dir) / "exported" / f"{checkpoint.stem}{FORMATS[file_format]}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.rand(2, *predictor.image_shape)
-    batch = {"pixels": {0: Dim("batch")}}  # any batch size
+    data = predictor.data
+    example = torch.zeros(2, *data["input_shape"], dtype=getattr(torch, data["input_dtype"]))
+    batch = {"inputs": {0: Dim("batch")}}  # any batch size
     if file_format == "torch_export":
         torch.export.save(torch.export.export(predictor, (example,), dynamic_shapes=batch), path)
     else:
         onnx_export(predictor, example, batch, path)
+    # What the inputs and outputs mean: the shapes, and a table's columns and categories or a vocabulary.
+    described = {key: value for key, value in data.items() if key not in ("input_mean", "input_std")}
+    path.with_suffix(".inputs.json").write_text(json.dumps(described, indent=1))
     print(f"exported {checkpoint} -> {path.resolve()}")
     return path
 
@@ -47,5 +54,5 @@ def onnx_export(predictor: torch.nn.Module, example: torch.Tensor, batch: dict, 
         warnings.simplefilter("ignore")  # torch.onnx's notes on its own internals, nothing to act on
         for name in ("onnxscript", "onnx_ir"):  # their optimiser narrates each pass at INFO level
             logging.getLogger(name).setLevel(logging.WARNING)
-        torch.onnx.export(predictor, (example,), path, dynamo=True, verbose=False, input_names=["pixels"],
-                          output_names=["logits"], dynamic_shapes=batch, external_data=False)  # one file
+        torch.onnx.export(predictor, (example,), path, dynamo=True, verbose=False, input_names=["inputs"],
+                          output_names=["outputs"], dynamic_shapes=batch, external_data=False)  # one file

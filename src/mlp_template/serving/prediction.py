@@ -1,8 +1,9 @@
 """A trained network on new inputs: the forward pass alone, with the same preprocessing the run trained with.
 
-Inputs are what the run's data module produced before normalising: pixels scaled to [0, 1], bright strokes on a
-dark background, at the run's image size (8x8 for digits, 28x28 for MNIST). ``Predictor`` adds the run's
-normalisation in front of the network, so prediction and the exported model (export.py) preprocess identically.
+Inputs are what the run's data module read before preprocessing: for images, pixels scaled to [0, 1], bright
+strokes on a dark background, at the run's image size (8x8 for digits, 28x28 for MNIST); for a table, rows with
+the training table's columns. ``Predictor`` puts the run's normalisation in front of the network (and, for a
+number, its units behind it), so prediction and the exported model (export.py) preprocess identically.
 """
 
 import csv
@@ -10,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from mlp_template.errors import UserError
-from mlp_template.model import MLP
+from mlp_template.model import build_network
 from mlp_template.runs.checkpoints import read_checkpoint
 from mlp_template.runs.config import checkpoint_config
 
@@ -23,27 +23,42 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 
 class Predictor(nn.Module):
-    """Pixels in [0, 1], (batch, *image_shape) -> the run's normalisation -> the network -> logits (batch, classes)."""
+    """Raw inputs (batch, *input_shape) -> the run's normalisation -> the network -> logits (batch, classes), or
+    for a regression the number in the target's units (batch,)."""
 
-    def __init__(self, network: MLP, mean: float, std: float, image_shape: tuple[int, ...]) -> None:
+    def __init__(self, network: nn.Module, data: dict) -> None:
         super().__init__()
         self.network = network.eval()  # eval: no dropout, batch norm with its running statistics
-        self.register_buffer("mean", torch.tensor(mean))
-        self.register_buffer("std", torch.tensor(std))
-        self.image_shape = image_shape
+        self.data = data  # the run's data signature: task, shapes, preprocessing
+        self.normalised = data.get("input_mean") is not None  # token ids are looked up as they are
+        if self.normalised:
+            self.register_buffer("input_mean", torch.tensor(data["input_mean"], dtype=torch.float32))
+            self.register_buffer("input_std", torch.tensor(data["input_std"], dtype=torch.float32))
+        self.regression = data["task"] == "regression"
+        if self.regression:
+            self.register_buffer("target_mean", torch.tensor(data["target_mean"], dtype=torch.float32))
+            self.register_buffer("target_std", torch.tensor(data["target_std"], dtype=torch.float32))
 
-    def forward(self, pixels: Tensor) -> Tensor:
-        return self.network((pixels - self.mean) / self.std)
+    def forward(self, inputs: Tensor) -> Tensor:
+        x = (inputs - self.input_mean) / self.input_std if self.normalised else inputs
+        outputs = self.network(x)
+        return outputs.squeeze(1) * self.target_std + self.target_mean if self.regression else outputs
+
+
+def load_network(cfg: DictConfig) -> nn.Module:
+    """The network of the checkpoint ``cfg.ckpt_path`` points at, rebuilt from what it holds, in eval mode."""
+    checkpoint = read_checkpoint(Path(cfg.ckpt_path))
+    network = build_network(checkpoint["hyper_parameters"]["data"], OmegaConf.to_container(cfg.model))
+    weights = checkpoint["state_dict"]  # the MLP's are under "model."
+    network.load_state_dict({name[6:]: tensor for name, tensor in weights.items() if name.startswith("model.")})
+    return network.eval()
 
 
 def load_predictor(ckpt_path: str) -> tuple[Predictor, DictConfig]:
-    """The checkpoint's network behind its run's normalisation, and the run's config."""
+    """The checkpoint's network behind its run's preprocessing, and the run's config."""
     cfg = checkpoint_config(ckpt_path, data_files=False)
-    data = instantiate(cfg.data)  # sizes and normalisation only; no data is read
-    network = MLP(input_size=data.input_size, output_size=data.num_classes, **OmegaConf.to_container(cfg.model))
-    weights = read_checkpoint(Path(cfg.ckpt_path))["state_dict"]  # the MLP's are under "model."
-    network.load_state_dict({name[6:]: tensor for name, tensor in weights.items() if name.startswith("model.")})
-    return Predictor(network, data.mean, data.std, tuple(data.image_shape)).eval(), cfg
+    data = read_checkpoint(Path(cfg.ckpt_path))["hyper_parameters"]["data"]
+    return Predictor(load_network(cfg), data).eval(), cfg
 
 
 def read_inputs(path: Path, image_shape: tuple[int, ...]) -> tuple[list[str], Tensor]:
@@ -101,17 +116,34 @@ def read_csv_rows(path: Path) -> np.ndarray:
 
 
 def predict(ckpt_path: str, inputs: str, output: str | None) -> Path:
-    """Write ``output`` (default ``<run>/predictions/<inputs name>.csv``): each input's class and probabilities."""
+    """Write ``output`` (default ``<run>/predictions/<inputs name>.csv``): for each input, the predicted class and
+    the probability of each class, or the predicted number."""
     predictor, cfg = load_predictor(ckpt_path)
-    names, pixels = read_inputs(Path(inputs), predictor.image_shape)
+    data = predictor.data
+    if data["task"] == "next_token":
+        raise UserError(f"ckpt_path={cfg.ckpt_path}: a next-token network writes words: python generate.py "
+                        f"ckpt_path={ckpt_path}")
+    if "numeric" in data:  # a table's network: rows with the training table's columns
+        from mlp_template.data.tables import read_rows  # imported here: only tables need pandas
+
+        x = read_rows(Path(inputs), data)
+        names = [str(row) for row in range(1, len(x) + 1)]  # rows counted from 1 under the header
+    else:
+        names, x = read_inputs(Path(inputs), tuple(data["input_shape"]))
     with torch.no_grad():
-        probs = torch.cat([predictor(batch).softmax(dim=1) for batch in pixels.split(1024)])  # forward pass only
+        outputs = torch.cat([predictor(batch) for batch in x.split(1024)])  # the forward pass only
     out = Path(output) if output else Path(cfg.output_dir) / "predictions" / f"{Path(inputs).resolve().stem}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
+    predicted = f"predicted_{data.get('target', 'class')}"
     with open(out, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["input", "predicted_class", *(f"prob_{c}" for c in range(probs.shape[1]))])
-        for name, p in zip(names, probs.tolist(), strict=True):
-            writer.writerow([name, int(np.argmax(p)), *(f"{v:.6f}" for v in p)])
+        if predictor.regression:
+            writer.writerow(["input", predicted])
+            writer.writerows([name, f"{value:.6g}"] for name, value in zip(names, outputs.tolist(), strict=True))
+        else:
+            classes = data.get("classes") or [str(c) for c in range(outputs.shape[1])]
+            writer.writerow(["input", predicted, *(f"prob_{c}" for c in classes)])
+            for name, p in zip(names, outputs.softmax(dim=1).tolist(), strict=True):
+                writer.writerow([name, classes[int(np.argmax(p))], *(f"{v:.6f}" for v in p)])
     print(f"{len(names)} predictions: {out.resolve()}")
     return out

@@ -1,0 +1,67 @@
+"""New words from a next-token network: predict the next character, draw one from its probabilities, append it,
+and again, until the end mark. The TEXT panel (panels/samples.py) and ``generate.py`` both write with it.
+"""
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mlp_template.data.text import MARK, decode, encode
+from mlp_template.errors import UserError
+from mlp_template.runs.checkpoints import read_checkpoint
+from mlp_template.runs.config import POSITIVE, POSITIVE_INT, SEED, ConfigError, checkpoint_config
+from mlp_template.serving.prediction import load_network
+
+
+@torch.no_grad()
+def sample_words(
+    network: nn.Module,
+    vocab: str,
+    context: int,
+    num: int,
+    generator: torch.Generator,
+    prefix: str = "",
+    temperature: float = 1.0,
+    max_length: int = 30,
+) -> list[str]:
+    """``num`` words, each ``prefix`` and then the characters drawn one at a time until the end mark (or
+    ``max_length``). A lower ``temperature`` sharpens the probabilities (more common names), a higher one flattens
+    them. The draws come from ``generator`` on the CPU: the same seed gives the same words on any device."""
+    device = next(network.parameters()).device
+    tokens = torch.tensor([[0] * context + encode(prefix, vocab)] * num)  # start marks, then the prefix
+    done = torch.zeros(num, dtype=torch.bool)
+    for _ in range(max_length - len(prefix)):
+        logits = network(tokens[:, -context:].to(device)).float().cpu()
+        following = torch.multinomial((logits / temperature).softmax(dim=1), 1, generator=generator).squeeze(1)
+        following[done] = 0  # a finished word stays finished
+        tokens = torch.cat([tokens, following[:, None]], dim=1)
+        done |= following == 0
+        if done.all():
+            break
+    return [decode(row[context:], vocab).split(MARK)[0] for row in tokens.tolist()]
+
+
+def generate(ckpt_path: str, num: int, prefix: str, temperature: float, seed: int, max_length: int) -> list[str]:
+    """Print and return ``num`` words sampled from the checkpoint's network (a run of ``data=names``)."""
+    for key, value, (check, allowed) in (("num", num, POSITIVE_INT), ("temperature", temperature, POSITIVE),
+                                         ("max_length", max_length, POSITIVE_INT), ("seed", seed, SEED)):
+        if not check(value):
+            raise ConfigError(f"{key}={value}: must be {allowed}")
+    cfg = checkpoint_config(ckpt_path, data_files=False)
+    data = read_checkpoint(Path(cfg.ckpt_path))["hyper_parameters"]["data"]
+    if data["task"] != "next_token":
+        raise UserError(f"ckpt_path={cfg.ckpt_path}: a {data['task']} network, which writes no words; "
+                        "generate.py samples from a next-token run (python train.py data=names)")
+    prefix = str(prefix or "").lower()
+    vocab = data["vocab"]
+    if unknown := sorted({c for c in prefix if c not in vocab or c == MARK}):
+        raise ConfigError(f"prefix={prefix}: {', '.join(map(repr, unknown))} never occurs in the training words; "
+                          f"they hold: {vocab[1:]}")
+    if len(prefix) >= max_length:
+        raise ConfigError(f"prefix={prefix}: as long as max_length={max_length} or longer; nothing left to write")
+    network = load_network(cfg)
+    words = sample_words(network, vocab, data["input_shape"][0], num, torch.Generator().manual_seed(seed), prefix,
+                         temperature, max_length)
+    print("\n".join(words))
+    return words

@@ -1,0 +1,80 @@
+"""What the output layer gives, and how it is judged: a class, a number, or the next token.
+
+Each task names its loss (how wrong one batch is, what backpropagation differentiates) and its metrics (how good
+the predictions are, in words a person reads: accuracy, error in the target's units, perplexity). The loop, the
+network and the panels are the same for all three. A new task is a class here and an entry in ``TASKS``.
+"""
+
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics import Metric
+from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.regression import MeanAbsoluteError, R2Score
+from torchmetrics.text import Perplexity
+
+
+class Classification:
+    """Logits, one per class -> the class: cross-entropy loss; accuracy."""
+
+    metric_names = ("acc",)
+    optimized = ("val/acc", "maximize")  # what a sweep ranks runs by (conf/objective)
+
+    def __init__(self, data: dict) -> None:
+        self.classes = data["output_size"]
+
+    def loss(self, outputs: Tensor, y: Tensor) -> Tensor:
+        return F.cross_entropy(outputs, y)
+
+    def metrics(self) -> dict[str, Metric]:
+        return {"acc": MulticlassAccuracy(self.classes, average="micro")}
+
+    def judged(self, outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """What the metrics compare: here the logits (argmax is the class) and the true classes."""
+        return outputs, y
+
+
+class Regression:
+    """One number out: mean squared error on standardised targets; mean absolute error and R² in the target's
+    own units (R² = 1 is perfect, 0 is no better than always answering the mean)."""
+
+    metric_names = ("mae", "r2")
+    optimized = ("val/loss", "minimize")
+
+    def __init__(self, data: dict) -> None:
+        self.mean, self.std = data["target_mean"], data["target_std"]
+
+    def loss(self, outputs: Tensor, y: Tensor) -> Tensor:
+        return F.mse_loss(outputs.squeeze(1), y)
+
+    def metrics(self) -> dict[str, Metric]:
+        return {"mae": MeanAbsoluteError(), "r2": R2Score()}
+
+    def judged(self, outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Predictions and targets back in the target's units."""
+        return self.in_units(outputs.squeeze(1)), self.in_units(y)
+
+    def in_units(self, standardised: Tensor) -> Tensor:
+        return standardised * self.std + self.mean
+
+
+class NextToken(Classification):
+    """Logits, one per token of the vocabulary -> the next token: cross-entropy (nats per token); perplexity,
+    exp(cross-entropy): as unsure as a fair choice among that many tokens."""
+
+    metric_names = ("perplexity",)
+    optimized = ("val/loss", "minimize")
+
+    def metrics(self) -> dict[str, Metric]:
+        return {"perplexity": Perplexity()}
+
+    def judged(self, outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        return outputs.unsqueeze(1), y.unsqueeze(1)  # Perplexity scores sequences: each example is one of length 1
+
+
+TASKS = {"classification": Classification, "regression": Regression, "next_token": NextToken}
+
+
+def metric_names(task: str) -> list[str]:
+    """Every final metric a run of ``task`` reports."""
+    names = TASKS[task].metric_names
+    return ["train/loss", "val/loss", "test/loss", *(f"{split}/{name}" for split in ("val", "test") for name in names)]
