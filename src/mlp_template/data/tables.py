@@ -121,7 +121,8 @@ def read_csv(path: Path, key: str) -> pd.DataFrame:
         raise DataError(f"{where}: the file is empty; a CSV needs a header row and rows of values") from e
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         raise DataError(f"{where}: not a CSV file ({str(e).splitlines()[0]})") from e
-    if all(is_number(name) for name in frame.columns):
+    numeric = [name for name in frame.columns if is_numeric(frame[name])]
+    if numeric and all(is_number(name) for name in numeric):  # numbers for names where the values are numbers
         raise DataError(f"{where}: no header row: its first line holds values ({', '.join(map(str, frame.columns[:4]))}"
                         f"{', ...' if len(frame.columns) > 4 else ''}); add a first line naming the columns")
     if frame.empty:

@@ -1,0 +1,105 @@
+"""Every bad CSV gets one line, ``error: ...``, naming the file, the column and the row where they apply, and exit
+status 1, before any training; predict.py's inputs too."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlp_template.errors import UserError
+from mlp_template.serving.prediction import predict
+from mlp_template.training import train
+from tests.conftest import ROOT, compose_config
+from tests.test_tasks import run_config
+from train import main
+
+GOOD = "size,colour,price\n" + "".join(f"{i},{'red' if i % 2 else 'blue'},{i * 1.5 + 0.25}\n" for i in range(1, 41))
+
+CASES = {  # name: (file content, or None for no file; data.target; the error after "error: data.path=<file>: ")
+    "no such file": (None, "price", "no such file"),
+    "not a CSV": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\xff\xfe", "price", "not a CSV file ("),
+    "no header": ("1,red,1.75\n2,blue,3.25\n3,red,4.75\n", "price",
+                  "no header row: its first line holds values (1, red, 1.75); add a first line naming the columns"),
+    "empty": ("", "price", "the file is empty; a CSV needs a header row and rows of values"),
+    "header only": ("size,colour,price\n", "price", "a header row only, no rows of values"),
+    "no such target": (GOOD, "cost", "data.target=cost is not a column; the columns are: size, colour, price"),
+    "missing value": (GOOD.replace("7,red,10.75", "7,,10.75"), "price",
+                      "column colour, row 7: a missing value; every cell needs a value (fill or drop such rows first)"),
+    "infinite value": (GOOD.replace("9,red,13.75", "9,red,inf"), "price",
+                       "column price, row 9: inf; every cell needs a value (fill or drop such rows first)"),
+    "one target value": (GOOD.replace("blue", "red"), "colour",
+                         "the target colour holds one value only (red); there is nothing to learn"),
+    "too few rows": ("size,colour,price\n1,red,2.5\n2,blue,3.5\n", "price",
+                     "2 rows are too few for data.val_size=0.15 and data.test_size=0.15: each split needs a row, "
+                     "and training at least one"),
+    "text target for regression": (GOOD, "colour", "data.task=regression, but the target colour holds text (red), "
+                                                   "not numbers"),
+}
+
+
+def write(folder: Path, content: str | bytes | None) -> Path:
+    path = folder / "table.csv"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    return path
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_bad_csv_gets_one_line_before_any_work(tmp_path: Path, case: str) -> None:
+    content, target, message = CASES[case]
+    path = write(tmp_path, content)
+    task = ["data.task=regression"] if case == "text target for regression" else []
+    with pytest.raises(SystemExit) as stop:
+        main(compose_config(tmp_path / "run", "data=csv", f"data.path={path}", f"data.target={target}", *task))
+    assert str(stop.value.code).startswith(f"error: data.path={path}: {message}")
+    assert "\n" not in str(stop.value.code)
+    assert not (tmp_path / "run").exists()  # nothing trained, nothing written
+
+
+def test_the_command_line_gets_the_line_and_exit_status_1_and_no_run_folder(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    command = [sys.executable, str(ROOT / "train.py"), "data=csv", f"data.path={path}", "data.target=cost"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == f"error: data.path={path}: data.target=cost is not a column; the columns are: size, " \
+                            "colour, price\n"
+    assert not list((tmp_path / "logs" / "runs").iterdir())  # the run's folder went with the refusal
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run on a small table with a numeric and a category column."""
+    folder = tmp_path_factory.mktemp("table")
+    train(run_config(folder / "run", "data=csv", f"data.path={write(folder, GOOD)}", "data.target=price",
+                     "epochs=40", "optimizer=adam", "lr=0.01"))
+    return folder / "run" / "checkpoints" / "last.ckpt"
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ("size,colour\n1,red\n2,green\n", "column colour, row 2: green is a category training never saw; known: blue, red"),
+    ("colour,price\nred,1\n", "no column size, which the network takes as an input; it needs: size, colour"),
+    ("size,colour\n1,red\n,blue\n", "column size, row 2: a missing value; every cell needs a value"),
+    ("size,colour\n1,red\nbig,blue\n", "column size, row 2: big is not a number, and the network was trained on "
+                                       "numbers there"),
+])
+def test_predict_names_what_its_rows_lack(trained: Path, tmp_path: Path, rows: str, message: str) -> None:
+    inputs = tmp_path / "new.csv"
+    inputs.write_text(rows)
+    with pytest.raises(UserError) as error:
+        predict(str(trained), str(inputs), None)
+    assert str(error.value).startswith(f"inputs={inputs}: {message}")
+
+
+def test_predict_writes_a_number_per_row_and_the_target_may_be_absent(trained: Path, tmp_path: Path) -> None:
+    inputs = tmp_path / "new.csv"
+    inputs.write_text("colour,size\nred,3\nblue,40\n")  # any column order
+    result = subprocess.run([sys.executable, "predict.py", f"ckpt_path={trained}", f"inputs={inputs}",
+                             f"output={tmp_path / 'out.csv'}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0] == "input,predicted_price" and [line.split(",")[0] for line in lines[1:]] == ["1", "2"]
+    assert float(lines[2].split(",")[1]) > float(lines[1].split(",")[1])  # bigger size, higher price: learned
+
