@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import lightning as L
@@ -17,6 +18,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.plugins import Plugins
 from hydra.types import HydraContext
+from tensorboard import program
 
 from mlp_template.errors import UserError
 from mlp_template.sweep import refuse_local_ddp_in_multirun
@@ -46,10 +48,28 @@ def test_multirun_names_each_run_by_its_overrides_and_ranks_them(tmp_path) -> No
     for rank, row in enumerate(rows, start=1):
         metrics = json.loads((runs[row["run"]] / "metrics.json").read_text())
         assert int(row["rank"]) == rank and float(row["val/acc"]) == metrics["val/acc"]
-        assert float(row["test/acc"]) == read_scalars(runs[row["run"]])["hp/test/acc"][0][1]  # the HPARAMS tab
+        assert float(row["test/acc"]) == read_scalars(runs[row["run"]] / "tested")["test/acc"][0][1]  # HPARAMS
         assert set(row["overrides"].split()) == {"debug=fast", row["run"].split(",")[1]}
     printed = stdout.split("sweep summary, best val/acc first")[1].splitlines()
     assert [line.split()[-1] for line in printed[2:4]] == [row["run"] for row in rows]
+    assert f"see the curves: tensorboard --logdir {tmp_path}" in stdout
+    # What TensorBoard's HPARAMS tab loads from the folder the sweep names: five hyperparameters (it ticks five),
+    # lr first as the one that differs, and the tested weights' metrics; one row per job, named by its overrides.
+    board = program.TensorBoard()
+    board.configure(argv=[None, "--logdir", str(tmp_path), "--port", "0"])
+    experiment = hparams_request(board.launch(), "experiment", {"experimentName": "", "includeMetrics": True})
+    assert [(info["name"], info["differs"]) for info in experiment["hparamInfos"]] == [
+        ("lr", True), ("batch_size", False), ("epochs", False), ("hidden_sizes", False), ("optimizer", False)]
+    assert [metric["name"]["tag"] for metric in experiment["metricInfos"]] == ["test/acc", "test/loss", "val/acc",
+                                                                              "val/loss"]
+
+
+def hparams_request(url: str, what: str, body: dict) -> dict:
+    """A request to TensorBoard's hparams plugin, as its HPARAMS tab sends it."""
+    request = urllib.request.Request(f"{url}data/plugin/hparams/{what}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
 
 
 def test_train_py_returns_the_optimized_metric(tmp_path) -> None:

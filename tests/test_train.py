@@ -21,7 +21,8 @@ def test_command_line_knobs_do_what_they_say(tmp_path) -> None:
         assert [step for step, _ in scalars[tag]] == [0, 1, 2], tag
     losses = [value for _, value in scalars["train/loss"]]
     assert losses[0] > losses[1] > losses[2]
-    assert len(scalars["test/acc"]) == 1
+    assert "test/acc" not in scalars and not [tag for tag in scalars if tag.startswith("hp/")]  # only curves here
+    assert len(read_scalars(tmp_path / "tested")["test/acc"]) == 1
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["optimizer_states"][0]["param_groups"][0]["lr"] == 0.01
     assert last["global_step"] == 3 * math.ceil(1257 / 128)  # batch_size=128: 10 steps per epoch
@@ -30,16 +31,24 @@ def test_command_line_knobs_do_what_they_say(tmp_path) -> None:
     assert not printed_warnings(result.stderr)  # a clean run prints no warning a user cannot act on
 
 
-def test_hparams_tab_holds_the_knobs_and_the_final_metrics(tmp_path) -> None:
-    metrics = train(compose_config(tmp_path, "debug=fast", "lr=0.02", "model.hidden_sizes=[32]"))
-    events = EventAccumulator(str(tmp_path))
+def test_hparams_tab_holds_the_knobs_and_the_tested_weights_metrics_at_their_epoch(tmp_path) -> None:
+    metrics = train(compose_config(tmp_path, "epochs=4", "lr=1.0", "batch_size=64", "model.hidden_sizes=[32]"))
+    events = EventAccumulator(str(tmp_path / "tested"))
     events.Reload()
-    content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    hparams = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
-    assert hparams["lr"].number_value == 0.02
-    assert hparams["hidden_sizes"].string_value == "[32]"
-    assert hparams["optimizer"].string_value == "SGD"
-    assert read_scalars(tmp_path)["hp/test/acc"] == [(0, metrics["test/acc"])]
+    content = events.PluginTagToContent("hparams")
+    assert set(content) == {"_hparams_/session_start_info", "_hparams_/session_end_info"}  # no experiment summary:
+    # TensorBoard builds the table from every run it loads, ticking first the hyperparameters that differ.
+    hparams = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+    assert hparams.hparams["lr"].number_value == 1.0
+    assert hparams.hparams["batch_size"].string_value == "64"  # an integer shown as one, not as 64.000
+    assert hparams.hparams["hidden_sizes"].string_value == "[32]" and hparams.hparams["optimizer"].string_value == "SGD"
+    # The tested weights' val/* and test/*, at the epoch of the best checkpoint: the same moment for both.
+    best = torch.load(next((tmp_path / "checkpoints").glob("epoch*.ckpt")), weights_only=True)
+    tested, curves = read_scalars(tmp_path / "tested"), read_scalars(tmp_path)
+    for tag in ("val/loss", "val/acc", "test/loss", "test/acc"):
+        assert tested[tag] == [(best["epoch"], pytest.approx(metrics[tag]))], tag
+    assert dict(curves["val/acc"])[best["epoch"]] == pytest.approx(metrics["val/acc"])  # a point of the curve
+    assert metrics["last_epoch/val/acc"] == curves["val/acc"][-1][1]
 
 
 def test_default_run_reaches_95_percent_on_digits(tmp_path) -> None:

@@ -99,15 +99,19 @@ class Learner(L.LightningModule):
         self.log_epoch("val", self.val_loss, self.val_metrics, self.current_epoch)
 
     def on_test_epoch_end(self) -> None:
-        self.log_epoch("test", self.test_loss, self.test_metrics, self.current_epoch)  # after the last epoch
+        # Not to the logger: training writes the tested weights' metrics at their epoch (panels/hparams.py),
+        # eval.py beside the run.
+        self.log_epoch("test", self.test_loss, self.test_metrics, self.current_epoch, to_logger=False)
 
-    def log_epoch(self, split: str, loss: MeanMetric, metrics: torch.nn.ModuleDict, epoch: int) -> None:
+    def log_epoch(
+        self, split: str, loss: MeanMetric, metrics: torch.nn.ModuleDict, epoch: int, to_logger: bool = True
+    ) -> None:
         """Log the split's loss and metrics (reduced across DDP ranks by torchmetrics), with the epoch as x-axis."""
         values = {f"{split}/loss": loss.compute(), **{f"{split}/{name}": m.compute() for name, m in metrics.items()}}
         for metric in [loss, *metrics.values()]:
             metric.reset()
         # Lightning plots epoch metrics against the optimizer-step count unless a "step" value is logged with them.
-        self.log_dict({**values, "step": float(epoch)})
+        self.log_dict({**values, "step": float(epoch)}, logger=to_logger)
 
     def configure_optimizers(self) -> Optimizer | OptimizerLRSchedulerConfig:
         """The optimizer that turns gradients into weight updates, and an optional learning-rate schedule."""

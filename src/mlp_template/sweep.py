@@ -20,8 +20,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlp_template.errors import UserError
 
-METRICS = ("val/loss", "val/acc", "test/acc")  # the columns of the summary, after the metric the sweep ranks by
-
 
 @dataclass
 class Job:
@@ -51,7 +49,7 @@ class SweepSummary(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         jobs = [Job.read(sweep_dir, path.parent.parent) for path in sweep_dir.rglob(".hydra/overrides.yaml")]
         jobs.sort(key=self.rank_key)
-        columns = [self.metric, *(name for name in METRICS if name != self.metric)]
+        columns = self.columns(jobs)
         with open(sweep_dir / "summary.csv", "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["rank", "run", *columns, "overrides"])
@@ -61,6 +59,13 @@ class SweepSummary(Callback):
         print(f"\nsweep summary, best {self.metric} first ({self.direction}): {sweep_dir / 'summary.csv'}")
         print(table(jobs, columns))
         print(f"see the curves: tensorboard --logdir {sweep_dir}")
+
+    def columns(self, jobs: list[Job]) -> list[str]:
+        """The metric the sweep ranks by, then the tested weights' other validation and test metrics (the task's:
+        val/acc, or val/mae and val/r2, or val/perplexity)."""
+        found = {name for job in jobs for name in job.metrics if name.startswith(("val/", "test/"))}
+        ordered = sorted(found, key=lambda name: (name.startswith("test/"), name.endswith("/loss"), name))
+        return [self.metric, *(name for name in ordered if name != self.metric)]
 
     def rank_key(self, job: Job) -> tuple[bool, float]:
         """Jobs with a result first, best first; jobs cut off before writing their metrics last."""

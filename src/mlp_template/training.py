@@ -15,6 +15,7 @@ from mlp_template.errors import UserError
 from mlp_template.learning_rate import find_lr
 from mlp_template.module import Learner
 from mlp_template.panels import Panel
+from mlp_template.panels.hparams import hyperparameters, write_tested
 from mlp_template.runs.checkpoints import AtomicCheckpointIO, best_checkpoint, read_checkpoint
 from mlp_template.runs.config import check_checkpoint_data, check_optimized_metric, validate
 from mlp_template.runs.folders import (
@@ -117,12 +118,13 @@ def final_test(
     metrics = {name: value for name, value in last.items() if name.startswith("train/")}
     metrics |= {f"last_epoch/{name}": value for name, value in last.items() if name.startswith("val/")}
     best = best_checkpoint(trainer)
-    metrics |= read_checkpoint(Path(best))["validation"] if best else {k: v for k, v in last.items() if "val/" in k}
+    saved = read_checkpoint(Path(best)) if best else None
+    metrics |= saved["validation"] if saved else {name: v for name, v in last.items() if name.startswith("val/")}
     trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
     metrics |= {name: float(value) for name, value in trainer.callback_metrics.items() if name.startswith("test/")}
     if (baseline := datamodule.baseline()) is not None:
         metrics["baseline/val/loss"] = baseline
-    log_hyperparams(trainer, cfg, metrics)
+    log_hyperparams(trainer, cfg, metrics, epoch=saved["epoch"] if saved else max(trainer.current_epoch - 1, 0))
     report(trainer, metrics)
     return metrics
 
@@ -134,25 +136,18 @@ def first_epoch(checkpoint: Path | None) -> int | None:
     return read_checkpoint(checkpoint)["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
 
 
-def log_hyperparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
-    """Fill TensorBoard's HPARAMS tab: the knobs of this run beside its final metrics, to compare runs."""
-    params = {
-        "lr": cfg.lr,
-        "batch_size": cfg.batch_size,
-        "epochs": cfg.epochs,
-        "seed": cfg.seed,
-        "hidden_sizes": str(list(cfg.model.hidden_sizes)),
-        "activation": cfg.model.activation,
-        "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
-        "scheduler": cfg.scheduler._target_.rsplit(".", 1)[-1] if cfg.scheduler else "none",
-        "data": type(trainer.datamodule).__name__,
-    }
+def log_hyperparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float], epoch: int) -> None:
+    """Fill TensorBoard's HPARAMS tab (panels/hparams.py: the knobs beside the metrics of the tested weights, from
+    ``epoch``); other loggers get the knobs (CSVLogger: hparams.yaml)."""
+    params = hyperparameters(cfg)
+    tested = {name: value for name, value in metrics.items() if name.startswith(("val/", "test/"))}
     for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):  # "hp/" tags: apart from the per-epoch curves of the same metrics
-            logger.log_hyperparams(params, {f"hp/{name}": value for name, value in metrics.items()})
+        if isinstance(logger, TensorBoardLogger):
+            if trainer.is_global_zero:
+                write_tested(Path(logger.log_dir), params, tested, epoch)
         else:
             logger.log_hyperparams(params)
-        logger.finalize("success")  # flush now: trainer.test already closed the writer this call reopened
+            logger.finalize("success")  # flush now: trainer.test already closed the writer this call reopened
 
 
 def report(trainer: L.Trainer, metrics: dict[str, float]) -> None:

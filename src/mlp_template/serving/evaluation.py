@@ -33,6 +33,8 @@ def evaluate(ckpt_path: str) -> dict[str, float]:
         warnings.filterwarnings("ignore", "Be aware that when using `ckpt_path`, callbacks used to create")
         trainer.test(module, datamodule=datamodule, ckpt_path=path, verbose=False, weights_only=True)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name.startswith("test/")}
+    trainer.logger.log_metrics(metrics, step=0)  # one point per tag: its own run, beside the training run
+    trainer.logger.finalize("success")
     print(f"\n{path}: " + "  ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
     print(f"logged in: {Path(trainer.log_dir or '').resolve()}")
     return metrics

@@ -1,0 +1,50 @@
+"""The HPARAMS tab: one row per run, its knobs beside the metrics of the weights it tested.
+
+Each run writes a sub-run, ``<run>/tested``: its hyperparameters (TensorBoard's record of a trial: a session start
+and end) and the tested checkpoint's ``val/*`` and ``test/*`` at that checkpoint's epoch, so in SCALARS they are
+the tested point on the curves. No experiment summary is written: TensorBoard then builds the table from every run
+it loads and ticks first the hyperparameters whose values differ between them (what a sweep varies); it ticks five.
+"""
+
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams
+
+TESTED = "tested"  # the sub-run of the tested weights' metrics and the run's hyperparameters
+KNOBS = ("lr", "batch_size", "epochs", "optimizer", "model.hidden_sizes")  # shown for every run
+NOT_KNOBS = ("ckpt_path", "output_dir", "data.root", "data.path", "hparams_search")  # where, not how
+
+
+def hyperparameters(cfg: DictConfig) -> dict[str, float | str]:
+    """The knobs of every run (``KNOBS``) and the keys this run's command line set (``seed=1``, ``model.dropout``).
+
+    Numbers that are not integers stay numbers (filters by range, a log axis); the rest is text, as the table would
+    print 32 as 32.000.
+    """
+    keys = list(KNOBS)
+    if HydraConfig.initialized():
+        keys += [line.split("=")[0].lstrip("+~") for line in HydraConfig.get().overrides.task]
+    params = {}
+    for key in dict.fromkeys(keys):  # in order, once each
+        if key.startswith("hydra") or key in NOT_KNOBS or OmegaConf.select(cfg, key, default=KeyError) is KeyError:
+            continue
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, DictConfig):  # a config group: its class, e.g. optimizer=adam -> Adam
+            value = value.get("_target_", "").rsplit(".", 1)[-1] or OmegaConf.to_yaml(value).strip()
+        elif not isinstance(value, str):
+            value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        params[key.removeprefix("model.")] = value if isinstance(value, float) else str(value)
+    return params
+
+
+def write_tested(run_dir: Path, params: dict[str, float | str], metrics: dict[str, float], epoch: int) -> None:
+    """Write ``<run>/tested``, replacing what an earlier test of the run wrote there (``purge_step=0``)."""
+    _, start, end = hparams(params, {})  # torch builds TensorBoard's protos; its experiment summary is left out
+    with SummaryWriter(run_dir / TESTED, purge_step=0) as writer:
+        writer.file_writer.add_summary(start)
+        for name, value in metrics.items():
+            writer.add_scalar(name, value, epoch)
+        writer.file_writer.add_summary(end)
