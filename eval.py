@@ -9,9 +9,9 @@ from mlp_template.serving.evaluation import evaluate
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> dict[str, float]:
     with one_line_errors():
-        return evaluate(cfg.ckpt_path)["test/acc"]
+        return evaluate(cfg.ckpt_path)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ SIZE, MARGIN = 280, 36  # pixels: the picture, and the room left of and under th
 
 class PredictedVsTrue(Panel):
     """``predicted_vs_true`` (IMAGES tab): a scatter of predicted (up) against true (across) values of the
-    validation set, in the target's units, with the diagonal where they are equal."""
+    validation set (under DDP, the first process's shard of it), in the target's units, with the diagonal where
+    they are equal."""
 
     def __init__(self) -> None:
         self.pairs: list[tuple[Tensor, Tensor]] = []
