@@ -88,3 +88,9 @@ def test_lr_range_test_suggests_a_good_lr_and_the_command(tmp_path, capsys) -> N
     assert all(a < b for a, b in pairwise(lrs))  # the lr grows step by step
     assert losses[0] == pytest.approx(math.log(10), abs=0.1)  # the untrained network's loss, no start-up bias
     assert not (tmp_path / "checkpoints").exists()  # a range test, not a training run
+
+
+def test_lr_range_test_on_a_small_noisy_regression_is_not_fooled_by_one_lucky_batch(tmp_path) -> None:
+    # Diabetes: 9 batches an epoch, and its first batch's loss is lower than the next ones' average by chance.
+    suggestion = train(compose_config(tmp_path, "data=diabetes", "find_lr=true"))["lr"]
+    assert 0.005 < suggestion < 0.2  # SGD on the diabetes preset trains well at 0.01 to 0.1

@@ -15,6 +15,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mlp_template.module import Learner
+from mlp_template.runs.config import ConfigError
 from mlp_template.serving.export import export
 from mlp_template.serving.generation import generate
 from mlp_template.serving.prediction import predict
@@ -167,6 +168,11 @@ def test_generate_is_reproducible_continues_a_prefix_and_names_unknown_character
     assert first != generate(checkpoint, 20, "", 1.0, 1, 30)  # another seed, other words
     assert all(word.startswith("ma") for word in generate(checkpoint, 5, "Ma", 0.5, 0, 30))
     assert all(len(word) <= 6 for word in generate(checkpoint, 10, "", 2.0, 0, 6))
+    for bad, message in (({"num": 0}, "num=0: must be an integer >= 1"),
+                         ({"temperature": 0}, "temperature=0: must be a number > 0"),
+                         ({"prefix": "m" * 30}, "prefix=mmmmmmmmmmmmmmmmmmmmmmmmmmmmmm: as long as max_length=30")):
+        with pytest.raises(ConfigError, match=message):
+            generate(checkpoint, **({"num": 3, "prefix": "", "temperature": 1.0, "seed": 0, "max_length": 30} | bad))
     capsys.readouterr()
     result = subprocess.run([sys.executable, "generate.py", f"ckpt_path={checkpoint}", "prefix=m4x"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
