@@ -84,3 +84,19 @@ def test_typos_fail_with_hydras_error(tmp_path) -> None:
         compose_config(tmp_path, "lr_typo=0.1")
     with pytest.raises(ConfigCompositionException, match="hiden_sizes"):
         compose_config(tmp_path, "model.hiden_sizes=[8]")
+
+
+def test_a_preset_switches_a_panel_off_with_null_and_panels_apply_only_to_their_data(tmp_path) -> None:
+    from mlp_template.training import build_trainer
+
+    def panels(*overrides: str, data: dict = DIGITS) -> set[str]:
+        cfg = compose_config(tmp_path, *overrides)
+        return {type(callback).__name__ for callback in build_trainer(cfg, data, None).callbacks}
+
+    everything = panels()
+    assert {"MisclassifiedImages", "ConfusionMatrix", "GradientNorms"} <= everything
+    assert "PredictedVsTrue" not in everything and "SampledWords" not in everything  # numbers, next tokens only
+    assert "MisclassifiedImages" not in panels("callbacks.misclassified=null")  # what experiment/*.yaml can write
+    table = {**DIGITS, "task": "regression", "input_shape": [10], "output_size": 1}
+    assert {"PredictedVsTrue", "GradientNorms"} <= panels(data=table)
+    assert not {"MisclassifiedImages", "ConfusionMatrix"} & panels(data=table)
