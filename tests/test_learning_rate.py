@@ -75,7 +75,7 @@ def test_a_sweep_goes_on_after_a_diverged_run(tmp_path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "lr=1000" in errors[0]
-    assert "test/acc" in read_scalars(tmp_path / "debug=fast,lr=0.1" / "tested")  # the next job trained and was tested
+    assert "test/acc" in read_scalars(tmp_path / "lr=0.1" / "tested")  # the next job trained and was tested
 
 
 def test_lr_range_test_suggests_a_good_lr_and_the_command(tmp_path, capsys) -> None:

@@ -8,17 +8,21 @@ Hydra's callbacks: https://hydra.cc/docs/experimental/callbacks/
 import csv
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from lightning import Trainer
 from omegaconf import DictConfig, OmegaConf
 
 from mlp_template.errors import UserError
+
+SHARED = "MLP_TEMPLATE_SHARED_OVERRIDES"  # the overrides every job of the running multirun shares (JSON list)
 
 
 @dataclass
@@ -44,6 +48,12 @@ class SweepSummary(Callback):
 
     def __init__(self, metric: str, direction: str) -> None:
         self.metric, self.direction = metric, direction
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Tell the jobs (run in this process, or in processes it starts) which overrides they all share, so their
+        folders, and their names in TensorBoard, show only what differs between them (``job_name``)."""
+        overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+        os.environ[SHARED] = json.dumps([o.input_line for o in overrides if not o.is_sweep_override()])
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -71,6 +81,15 @@ class SweepSummary(Callback):
         """Jobs with a result first, best first; jobs cut off before writing their metrics last."""
         value = job.metrics.get(self.metric, math.nan)
         return math.isnan(value), -value if self.direction == "maximize" else value
+
+
+def job_name(overrides: list[str], excluded: list[str], fallback: str) -> str:
+    """``hydra.sweep.subdir``: a job's folder, named by the overrides that differ between the jobs of its multirun
+    (``lr=0.01``), so that TensorBoard's short Trial ID column tells them apart; Hydra's ``override_dirname``
+    (``fallback``) when none differs or the multirun did not say what they share."""
+    shared = set(json.loads(os.environ.get(SHARED, "[]")))
+    differing = sorted(o for o in overrides if o not in shared and o.split("=")[0].lstrip("+~") not in excluded)
+    return ",".join(differing) or fallback
 
 
 def table(jobs: list[Job], columns: list[str]) -> str:
@@ -101,3 +120,6 @@ def refuse_local_ddp_in_multirun(trainer: Trainer) -> None:
             "trainer=ddp in a local multirun (-m): Lightning would re-run the whole sweep in every rank; "
             "run one `python train.py ... trainer=ddp` per setting, or sweep on SLURM (hydra/launcher=slurm)"
         )
+
+
+OmegaConf.register_new_resolver("job_name", job_name, replace=True)
