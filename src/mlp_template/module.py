@@ -111,7 +111,8 @@ class Learner(L.LightningModule):
         for metric in [loss, *metrics.values()]:
             metric.reset()
         # Lightning plots epoch metrics against the optimizer-step count unless a "step" value is logged with them.
-        self.log_dict({**values, "step": float(epoch)}, logger=to_logger)
+        # logger=None, Lightning's default, logs when the trainer has a logger (True would warn when it has none).
+        self.log_dict({**values, "step": float(epoch)}, logger=None if to_logger else False)
 
     def configure_optimizers(self) -> Optimizer | OptimizerLRSchedulerConfig:
         """The optimizer that turns gradients into weight updates, and an optional learning-rate schedule."""
