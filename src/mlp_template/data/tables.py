@@ -6,9 +6,9 @@ few distinct values, are classes; other numbers are a regression target, standar
 predictions are reported in its own units). pandas reads the file.
 """
 
-import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.utilities import rank_zero_only
@@ -149,7 +149,7 @@ def check_values(frame: pd.DataFrame, where: str, columns: list[str] | None = No
     columns = list(frame.columns) if columns is None else columns
     bad = frame[columns].isna()
     numeric = frame[columns].select_dtypes("number")
-    bad[numeric.columns] |= ~numeric.apply(lambda column: column.map(math.isfinite)).astype(bool)
+    bad[numeric.columns] |= ~np.isfinite(numeric.to_numpy(dtype="float64"))
     if bad.to_numpy().any():
         row = int(bad.any(axis=1).to_numpy().argmax())
         column = bad.columns[bad.iloc[row].to_numpy().argmax()]
