@@ -111,8 +111,7 @@ def final_test(
     """Test the best checkpoint on unseen data; log, save and print the final metrics.
 
     ``val/*`` and ``test/*`` are the tested weights' (the best checkpoint's); ``train/loss`` and ``last_epoch/val/*``
-    the last epoch's;
-    ``baseline/val/loss`` what a model that ignores its inputs scores, when the data defines one.
+    the last epoch's; ``baseline/val/loss`` what a model that ignores its inputs scores, when the data defines one.
     """
     last = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
     metrics = {name: value for name, value in last.items() if name.startswith("train/")}
