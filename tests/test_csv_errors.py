@@ -31,8 +31,11 @@ CASES = {  # name: (file content, or None for no file; data.target; the error af
     "one target value": (GOOD.replace("blue", "red"), "colour",
                          "the target colour holds one value only (red); there is nothing to learn"),
     "too few rows": ("size,colour,price\n1,red,2.5\n2,blue,3.5\n", "price",
-                     "2 rows are too few for data.val_size=0.15 and data.test_size=0.15: each split needs a row, "
+                     "2 rows are too few for data.val_size=0.15 and data.test_size=0.15: each split needs 2 rows, "
                      "and training at least one"),
+    "a regression split of one row": ("x,y\n" + "".join(f"{i},{i * 0.5}\n" for i in range(8)), "y",
+                                      "8 rows are too few for data.val_size=0.15 and data.test_size=0.15: each split "
+                                      "needs 2 rows"),
     "text target for regression": (GOOD, "colour", "data.task=regression, but the target colour holds text (red), "
                                                    "not numbers"),
 }
@@ -103,3 +106,13 @@ def test_predict_writes_a_number_per_row_and_the_target_may_be_absent(trained: P
     assert lines[0] == "input,predicted_price" and [line.split(",")[0] for line in lines[1:]] == ["1", "2"]
     assert float(lines[2].split(",")[1]) > float(lines[1].split(",")[1])  # bigger size, higher price: learned
 
+
+
+def test_predict_py_gets_the_line_and_exit_status_1(trained: Path, tmp_path: Path) -> None:
+    inputs = tmp_path / "new.csv"
+    inputs.write_text("size,colour\n1,green\n")
+    result = subprocess.run([sys.executable, "predict.py", f"ckpt_path={trained}", f"inputs={inputs}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: inputs={inputs}: column colour, row 1: green is a category training never saw; "
+                             "known: blue, red\n")

@@ -70,9 +70,11 @@ class TableDataModule(InMemoryDataModule):
         say(f"task: {self.task} ({why})")
         test_rows = split_count(self.test_size, len(frame))
         val_rows = split_count(self.val_size, len(frame))
-        if min(test_rows, val_rows, len(frame) - test_rows - val_rows) < 1:
+        least = 2 if self.task == "regression" else 1  # R² compares a split's values with their mean: two at least
+        if min(test_rows, val_rows) < least or len(frame) - test_rows - val_rows < 1:
             raise DataError(f"{self.source}: {len(frame)} rows are too few for data.val_size={self.val_size} and "
-                            f"data.test_size={self.test_size}: each split needs a row, and training at least one")
+                            f"data.test_size={self.test_size}: each split needs {least} row{'s' * (least > 1)}, "
+                            "and training at least one")
         rest, test = split_order(len(frame), test_rows, self.split_seed)
         train, val = rest[: len(rest) - val_rows], rest[len(rest) - val_rows :]
         classes = sorted(class_names(frame[self.target]).unique(), key=class_order)

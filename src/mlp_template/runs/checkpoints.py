@@ -141,7 +141,7 @@ class RandomState(L.Callback):
     """Saves the random generators in every checkpoint and restores them on resume.
 
     Lightning 2 checkpoints do not hold them; without them a resumed run draws other dropout masks than the run
-    that never stopped. (The data order needs none: it is a function of the seed and the epoch, see data.py.)
+    that never stopped. (The data order needs none: it is a function of the seed and the epoch, see data/__init__.py.)
     """
 
     def state_dict(self) -> dict:
