@@ -168,6 +168,13 @@ def split_order(n: int, size: int, seed: int) -> tuple[Tensor, Tensor]:
     return order[: n - size], order[n - size :]
 
 
+def split_three_ways(n: int, val_count: int, test_count: int, seed: int) -> dict[str, Tensor]:
+    """Indices of ``n`` examples shuffled with ``seed``, as ``{"train"|"val"|"test": indices}``: the test split
+    first, then the validation split off the rest."""
+    rest, test = split_order(n, test_count, seed)
+    return {"train": rest[: len(rest) - val_count], "val": rest[len(rest) - val_count :], "test": test}
+
+
 def split_count(size: float, n: int) -> int:
     """A split's size as a number of examples: ``size`` itself (an integer), or a fraction of ``n``."""
     return int(size) if size >= 1 else round(size * n)

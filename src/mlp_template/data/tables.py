@@ -14,7 +14,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
-from mlp_template.data import DataError, DatasetNotFoundError, InMemoryDataModule, Split, split_count, split_order
+from mlp_template.data import DataError, DatasetNotFoundError, InMemoryDataModule, Split, split_count, split_three_ways
 
 MAX_CLASSES = 20  # a target of whole numbers with at most this many distinct values holds classes
 
@@ -75,14 +75,12 @@ class TableDataModule(InMemoryDataModule):
             raise DataError(f"{self.source}: {len(frame)} rows are too few for data.val_size={self.val_size} and "
                             f"data.test_size={self.test_size}: each split needs {least} row{'s' * (least > 1)}, "
                             "and training at least one")
-        rest, test = split_order(len(frame), test_rows, self.split_seed)
-        train, val = rest[: len(rest) - val_rows], rest[len(rest) - val_rows :]
+        self.rows = split_three_ways(len(frame), val_rows, test_rows, self.split_seed)
         classes = sorted(class_names(frame[self.target]).unique(), key=class_order)
-        self.encoding = fit_encoding(frame.iloc[train.numpy()], self.target, self.task, classes)
+        self.encoding = fit_encoding(frame.iloc[self.rows["train"].numpy()], self.target, self.task, classes)
         features = encode_features(frame, self.encoding, self.source, unseen_categories="zeros")
         x = (features - torch.tensor(self.encoding["input_mean"])) / torch.tensor(self.encoding["input_std"])
         y = encode_targets(frame[self.target], self.encoding)
-        self.rows = {"train": train, "val": val, "test": test}
         return {name: (x[rows], y[rows]) for name, rows in self.rows.items()}
 
 

@@ -11,7 +11,7 @@ from importlib import resources
 import torch
 from torch import Tensor
 
-from mlp_template.data import InMemoryDataModule, Split, split_count, split_order
+from mlp_template.data import InMemoryDataModule, Split, split_count, split_three_ways
 
 MARK = "."  # before a word's first character and after its last: token 0
 LISTS = {"first_names": ("dist.male.first", "dist.female.first"), "surnames": ("dist.all.last",)}
@@ -55,9 +55,8 @@ class NamesDataModule(InMemoryDataModule):
     def load(self) -> dict[str, Split]:
         words = self.words()
         self.vocab = MARK + "".join(sorted(set("".join(words))))
-        rest, test = split_order(len(words), split_count(self.test_size, len(words)), self.split_seed)
-        val_words = split_count(self.val_size, len(words))
-        splits = {"train": rest[: len(rest) - val_words], "val": rest[len(rest) - val_words :], "test": test}
+        sizes = split_count(self.val_size, len(words)), split_count(self.test_size, len(words))
+        splits = split_three_ways(len(words), *sizes, self.split_seed)
         return {name: self.examples_of([words[i] for i in order]) for name, order in splits.items()}
 
     def examples_of(self, words: list[str]) -> Split:
