@@ -156,6 +156,13 @@ class InMemoryDataModule(L.LightningDataModule):
         return ResumableLoader(dataset, sampler=sampler, batch_size=None, generator=torch.Generator())
 
 
+def frequency_baseline(train: Tensor, val: Tensor, classes: int) -> float:
+    """The cross-entropy on ``val`` of always predicting the class frequencies of ``train`` (plus one each, so no
+    class is impossible): the loss of a model that ignores its inputs."""
+    counts = torch.bincount(train, minlength=classes).float() + 1
+    return float(-(counts / counts.sum()).log()[val].mean())
+
+
 def split_off(x: Tensor, y: Tensor, size: int, seed: int) -> tuple[Split, Split]:
     """Randomly split ``size`` examples off ``(x, y)``; the same seed always gives the same split."""
     rest, part = split_order(len(x), size, seed)

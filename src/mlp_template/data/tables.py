@@ -14,7 +14,15 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
-from mlp_template.data import DataError, DatasetNotFoundError, InMemoryDataModule, Split, split_count, split_three_ways
+from mlp_template.data import (
+    DataError,
+    DatasetNotFoundError,
+    InMemoryDataModule,
+    Split,
+    frequency_baseline,
+    split_count,
+    split_three_ways,
+)
 
 MAX_CLASSES = 20  # a target of whole numbers with at most this many distinct values holds classes
 
@@ -55,8 +63,7 @@ class TableDataModule(InMemoryDataModule):
         train, val = self.examples["train"][1], self.examples["val"][1]
         if self.task == "regression":
             return float(((val - train.mean()) ** 2).mean())
-        counts = torch.bincount(train, minlength=self.output_size).float() + 1  # no class impossible
-        return float(-(counts / counts.sum()).log()[val].mean())
+        return frequency_baseline(train, val, self.output_size)
 
     def load(self) -> dict[str, Split]:
         frame = self.frame()

@@ -11,7 +11,7 @@ from importlib import resources
 import torch
 from torch import Tensor
 
-from mlp_template.data import InMemoryDataModule, Split, split_count, split_three_ways
+from mlp_template.data import InMemoryDataModule, Split, frequency_baseline, split_count, split_three_ways
 
 MARK = "."  # before a word's first character and after its last: token 0
 LISTS = {"first_names": ("dist.male.first", "dist.female.first"), "surnames": ("dist.all.last",)}
@@ -73,8 +73,7 @@ class NamesDataModule(InMemoryDataModule):
     def baseline(self) -> float:
         """The validation loss of a model that knows only how often each character comes next in the training
         words (nats per character): what the network must beat to have learned anything from the context."""
-        counts = torch.bincount(self.examples["train"][1], minlength=len(self.vocab)).float() + 1  # none zero
-        return float(-(counts / counts.sum()).log()[self.examples["val"][1]].mean())
+        return frequency_baseline(self.examples["train"][1], self.examples["val"][1], len(self.vocab))
 
 
 def encode(text: str, vocab: str) -> list[int]:
