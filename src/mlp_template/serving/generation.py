@@ -49,7 +49,8 @@ def generate(ckpt_path: str, num: int, prefix: str, temperature: float, seed: in
         if not check(value):
             raise ConfigError(f"{key}={value}: must be {allowed}")
     cfg = checkpoint_config(ckpt_path, data_files=False)
-    data = read_checkpoint(Path(cfg.ckpt_path))["hyper_parameters"]["data"]
+    checkpoint = read_checkpoint(Path(cfg.ckpt_path))
+    data = checkpoint["hyper_parameters"]["data"]
     if data["task"] != "next_token":
         raise UserError(f"ckpt_path={cfg.ckpt_path}: a {data['task']} network, which writes no words; "
                         "generate.py samples from a next-token run (python train.py data=names)")
@@ -60,7 +61,7 @@ def generate(ckpt_path: str, num: int, prefix: str, temperature: float, seed: in
                           f"they hold: {vocab[1:]}")
     if len(prefix) >= max_length:
         raise ConfigError(f"prefix={prefix}: as long as max_length={max_length} or longer; nothing left to write")
-    network = load_network(cfg)
+    network = load_network(checkpoint, cfg.model)
     words = sample_words(network, vocab, data["input_shape"][0], num, torch.Generator().manual_seed(seed), prefix,
                          temperature, max_length)
     print("\n".join(words))

@@ -45,10 +45,10 @@ class Predictor(nn.Module):
         return outputs.squeeze(1) * self.target_std + self.target_mean if self.regression else outputs
 
 
-def load_network(cfg: DictConfig) -> nn.Module:
-    """The network of the checkpoint ``cfg.ckpt_path`` points at, rebuilt from what it holds, in eval mode."""
-    checkpoint = read_checkpoint(Path(cfg.ckpt_path))
-    network = build_network(checkpoint["hyper_parameters"]["data"], OmegaConf.to_container(cfg.model))
+def load_network(checkpoint: dict, model: DictConfig) -> nn.Module:
+    """The network a checkpoint holds, rebuilt for the data it describes with its run's ``model`` config, in eval
+    mode."""
+    network = build_network(checkpoint["hyper_parameters"]["data"], OmegaConf.to_container(model))
     weights = checkpoint["state_dict"]  # the MLP's are under "model."
     network.load_state_dict({name[6:]: tensor for name, tensor in weights.items() if name.startswith("model.")})
     return network.eval()
@@ -57,8 +57,9 @@ def load_network(cfg: DictConfig) -> nn.Module:
 def load_predictor(ckpt_path: str) -> tuple[Predictor, DictConfig]:
     """The checkpoint's network behind its run's preprocessing, and the run's config."""
     cfg = checkpoint_config(ckpt_path, data_files=False)
-    data = read_checkpoint(Path(cfg.ckpt_path))["hyper_parameters"]["data"]
-    return Predictor(load_network(cfg), data).eval(), cfg
+    checkpoint = read_checkpoint(Path(cfg.ckpt_path))
+    network = load_network(checkpoint, cfg.model)
+    return Predictor(network, checkpoint["hyper_parameters"]["data"]).eval(), cfg
 
 
 def read_inputs(path: Path, image_shape: tuple[int, ...]) -> tuple[list[str], Tensor]:
