@@ -1,6 +1,7 @@
 """Every bad CSV gets one line, ``error: ...``, naming the file, the column and the row where they apply, and exit
 status 1, before any training; predict.py's inputs too."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlp_template.errors import UserError
+from mlp_template.serving.evaluation import evaluate
 from mlp_template.serving.prediction import predict
 from mlp_template.training import train
 from tests.conftest import ROOT, compose_config
@@ -31,11 +33,11 @@ CASES = {  # name: (file content, or None for no file; data.target; the error af
     "one target value": (GOOD.replace("blue", "red"), "colour",
                          "the target colour holds one value only (red); there is nothing to learn"),
     "too few rows": ("size,colour,price\n1,red,2.5\n2,blue,3.5\n", "price",
-                     "2 rows are too few for data.val_size=0.15 and data.test_size=0.15: each split needs 2 rows, "
-                     "and training at least one"),
+                     "2 rows are too few for data.val_size=0.15 and data.test_size=0.15: the validation and test "
+                     "splits need 2 each, and training at least one"),
     "a regression split of one row": ("x,y\n" + "".join(f"{i},{i * 0.5}\n" for i in range(8)), "y",
-                                      "8 rows are too few for data.val_size=0.15 and data.test_size=0.15: each split "
-                                      "needs 2 rows"),
+                                      "8 rows are too few for data.val_size=0.15 and data.test_size=0.15: the "
+                                      "validation and test splits need 2 each"),
     "text target for regression": (GOOD, "colour", "data.task=regression, but the target colour holds text (red), "
                                                    "not numbers"),
 }
@@ -60,6 +62,31 @@ def test_a_bad_csv_gets_one_line_before_any_work(tmp_path: Path, case: str) -> N
     assert str(stop.value.code).startswith(f"error: data.path={path}: {message}")
     assert "\n" not in str(stop.value.code)
     assert not (tmp_path / "run").exists()  # nothing trained, nothing written
+
+
+def test_a_header_may_name_columns_by_whole_numbers(tmp_path: Path) -> None:
+    """Years as column names are a header, not a first row of values; data.target=2021 names its column."""
+    path = write(tmp_path, "2019,2020,2021\n" + "".join(f"{i},{i + 1.5},{2 * i + 0.5}\n" for i in range(40)))
+    value = main(compose_config(tmp_path / "run", "data=csv", f"data.path={path}", "data.target=2021", "debug=fast"))
+    assert value == json.loads((tmp_path / "run" / "metrics.json").read_text())["val/loss"]  # a regression's
+
+
+def test_a_csv_of_classes_returns_val_acc_to_a_sweeper(tmp_path: Path) -> None:
+    """The CSV's target decides the task, and with it the metric train.py returns (conf/objective/task.yaml)."""
+    path = write(tmp_path, GOOD)
+    value = main(compose_config(tmp_path / "run", "data=csv", f"data.path={path}", "data.target=colour", "debug=fast"))
+    assert value == json.loads((tmp_path / "run" / "metrics.json").read_text())["val/acc"]
+
+
+def test_eval_tests_the_split_it_trained_on_and_refuses_a_changed_file(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    metrics = train(run_config(tmp_path / "run", "data=csv", f"data.path={path}", "data.target=price", "debug=fast"))
+    checkpoint = str(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert evaluate(checkpoint)["test/loss"] == pytest.approx(metrics["test/loss"])
+    path.write_text(GOOD + "41,red,1000.0\n")  # a row more: other standardisation, other splits
+    with pytest.raises(UserError, match=rf"^ckpt_path={checkpoint} was trained on other data: its input_mean differs "
+                                        r"from the data read now \(has the data file changed since\?\)"):
+        evaluate(checkpoint)
 
 
 def test_the_command_line_gets_the_line_and_exit_status_1_and_no_run_folder(tmp_path: Path) -> None:

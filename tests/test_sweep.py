@@ -64,6 +64,23 @@ def test_multirun_names_each_run_by_its_overrides_and_ranks_them(tmp_path) -> No
                                                                               "val/loss"]
 
 
+def test_a_csv_sweep_ranks_by_its_tasks_metric_and_names_jobs_by_what_differs(tmp_path) -> None:
+    """data=csv leaves the objective to the task its target decides: classes here, so val/acc, highest first. A
+    shared override typed with a space (``[8, 4]``) is still shared: it names no job."""
+    table = tmp_path / "table.csv"
+    table.write_text("size,colour\n" + "".join(f"{i},{'red' if i % 3 else 'blue'}\n" for i in range(60)))
+    command = multirun(tmp_path / "sweep", "data=csv", f"data.path={table}", "data.target=colour", "lr=0.02,0.2",
+                       "model.hidden_sizes=[8, 4]", "debug=fast")
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "sweep summary, best val/acc first (maximize)" in result.stdout
+    with open(tmp_path / "sweep" / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(row["run"] for row in rows) == ["lr=0.02", "lr=0.2"]
+    accuracies = [float(row["val/acc"]) for row in rows]
+    assert accuracies == sorted(accuracies, reverse=True) and "val/r2" not in rows[0]
+
+
 def hparams_request(url: str, what: str, body: dict) -> dict:
     """A request to TensorBoard's hparams plugin, as its HPARAMS tab sends it."""
     request = urllib.request.Request(f"{url}data/plugin/hparams/{what}", data=json.dumps(body).encode(),
@@ -75,7 +92,7 @@ def hparams_request(url: str, what: str, body: dict) -> dict:
 def test_train_py_returns_the_optimized_metric(tmp_path) -> None:
     value = main(compose_config(tmp_path, "debug=fast", "optimized_metric=val/loss", "optimized_direction=minimize"))
     assert value == json.loads((tmp_path / "metrics.json").read_text())["val/loss"]
-    with pytest.raises(SystemExit, match="optimized_direction=best: must be maximize or minimize"):
+    with pytest.raises(SystemExit, match="optimized_direction=best: must be maximize, minimize, or null"):
         main(compose_config(tmp_path, "optimized_direction=best"))
     with pytest.raises(SystemExit, match=r"optimized_metric=val/accuracy: a classification run reports train/loss, "
                                          r"val/loss, test/loss, val/acc, test/acc; e.g. optimized_metric=val/acc"):

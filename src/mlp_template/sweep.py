@@ -15,12 +15,16 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
+from hydra.utils import instantiate
 from lightning import Trainer
 from omegaconf import DictConfig, OmegaConf
 
+from mlp_template.data import InMemoryDataModule
 from mlp_template.errors import UserError
+from mlp_template.tasks import TASKS
 
 SHARED = "MLP_TEMPLATE_SHARED_OVERRIDES"  # the overrides every job of the running multirun shares (JSON list)
 
@@ -46,14 +50,19 @@ class Job:
 class SweepSummary(Callback):
     """Prints a multirun's jobs ranked by ``metric`` and writes them to ``summary.csv`` in the multirun folder."""
 
-    def __init__(self, metric: str, direction: str) -> None:
-        self.metric, self.direction = metric, direction
+    def __init__(self, metric: str | None, direction: str | None) -> None:
+        self.metric, self.direction = metric, direction  # None: the task's own, known once the data is read
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Tell the jobs (run in this process, or in processes it starts) which overrides they all share, so their
         folders, and their names in TensorBoard, show only what differs between them (``job_name``)."""
         overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
-        os.environ[SHARED] = json.dumps([o.input_line for o in overrides if not o.is_sweep_override()])
+        os.environ[SHARED] = json.dumps([canonical(o) for o in overrides if not o.is_sweep_override()])
+        if self.metric is None:
+            try:
+                self.metric, self.direction = task_objective(config)
+            except UserError:  # every job reads the same data, fails the same way and says why
+                self.metric, self.direction = "val/loss", "minimize"
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -83,13 +92,28 @@ class SweepSummary(Callback):
         return math.isnan(value), -value if self.direction == "maximize" else value
 
 
+def task_objective(config: DictConfig) -> tuple[str, str]:
+    """``(optimized_metric, optimized_direction)`` of the task ``config``'s data holds, for data whose task is known
+    only once read (a CSV's target decides it): read here, once, in the process that launches the jobs."""
+    data: InMemoryDataModule = instantiate(config.data)
+    data.read()
+    return TASKS[data.task].optimized
+
+
 def job_name(overrides: list[str], excluded: list[str], fallback: str) -> str:
     """``hydra.sweep.subdir``: a job's folder, named by the overrides that differ between the jobs of its multirun
     (``lr=0.01``), so that TensorBoard's short Trial ID column tells them apart; Hydra's ``override_dirname``
     (``fallback``) when none differs or the multirun did not say what they share."""
     shared = set(json.loads(os.environ.get(SHARED, "[]")))
-    differing = sorted(o for o in overrides if o not in shared and o.split("=")[0].lstrip("+~") not in excluded)
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    differing = sorted(line for line, o in zip(overrides, parsed, strict=True)
+                       if canonical(o) not in shared and o.get_key_element().lstrip("+~") not in excluded)
     return ",".join(differing) or fallback
+
+
+def canonical(override: Override) -> str:
+    """An override as Hydra reads it, whatever its spacing or quoting: ``[64, 32]`` and ``[64,32]`` are one value."""
+    return f"{override.get_key_element()}={override.get_value_element_as_str()}"
 
 
 def table(jobs: list[Job], columns: list[str]) -> str:

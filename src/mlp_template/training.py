@@ -17,7 +17,7 @@ from mlp_template.module import Learner
 from mlp_template.panels import Panel
 from mlp_template.panels.hparams import hyperparameters, write_tested
 from mlp_template.runs.checkpoints import AtomicCheckpointIO, best_checkpoint, read_checkpoint
-from mlp_template.runs.config import check_checkpoint_data, check_optimized_metric, validate
+from mlp_template.runs.config import check_checkpoint_data, settle_objective, validate
 from mlp_template.runs.folders import (
     build_logger,
     checkpoint_file,
@@ -84,7 +84,8 @@ def checked_run(cfg: DictConfig) -> tuple[DictConfig, InMemoryDataModule, Path |
         validate(used)  # one line per mistake
         datamodule: InMemoryDataModule = instantiate(used.data)
         datamodule.read()  # a bad file or value is named here, before the network is built
-        check_optimized_metric(used, datamodule.task)
+        settle_objective(used, datamodule.task)  # null: the task's own metric, known now
+        cfg.optimized_metric, cfg.optimized_direction = used.optimized_metric, used.optimized_direction  # train.py's
         check_checkpoint_data(used, datamodule.signature())
     except UserError:
         discard_refused_run(cfg.output_dir)

@@ -2,8 +2,9 @@
 
 hydra-optuna-sweeper 1.3 already reopens a stored study (``load_if_exists``), but on a re-run it asks for
 ``n_trials`` *more* trials, and its sampler, seeded as in the first run, replays the first run's random draws: the
-same hyperparameters again. This subclass changes only that: ``n_trials`` is the number of completed trials the
-study should hold, trials cut off by the crash are marked failed, and the sampler gets fresh draws.
+same hyperparameters again. This subclass changes that: ``n_trials`` is the number of completed trials the study
+should hold, trials cut off by the crash are marked failed, and the sampler gets fresh draws. It also settles an
+``optimized_direction`` left null (the task's own, for a CSV whose target decides the task) by reading the data once.
 """
 
 import logging
@@ -22,6 +23,10 @@ class ResumableOptunaSweeper(OptunaSweeper):
         from optuna.trial import TrialState
 
         search = self.sweeper  # the plugin's implementation, which runs the search loop
+        if search.direction is None:  # optimized_direction: null, the task's own (data=csv: its target decides)
+            from mlp_template.sweep import task_objective
+
+            search.direction = task_objective(search.config)[1]
         if search.storage is None:  # an in-memory study: nothing to continue
             return super().sweep(arguments)
         if str(search.storage).startswith("sqlite:///"):  # SQLite creates the file, not its folder

@@ -185,3 +185,13 @@ def split_three_ways(n: int, val_count: int, test_count: int, seed: int) -> dict
 def split_count(size: float, n: int) -> int:
     """A split's size as a number of examples: ``size`` itself (an integer), or a fraction of ``n``."""
     return int(size) if size >= 1 else round(size * n)
+
+
+def split_sizes(n: int, val_size: float, test_size: float, least: int, where: str, unit: str) -> tuple[int, int]:
+    """``(validation count, test count)`` of ``n`` ``unit`` (rows, words), refused in one line unless each of the
+    two holds ``least`` of them and training keeps at least one."""
+    val_count, test_count = split_count(val_size, n), split_count(test_size, n)
+    if min(val_count, test_count) < least or n - val_count - test_count < 1:
+        raise DataError(f"{where}: {n} {unit} are too few for data.val_size={val_size} and data.test_size={test_size}:"
+                        f" the validation and test splits need {least} each, and training at least one")
+    return val_count, test_count

@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from mlp_template.data import DatasetNotFoundError, InMemoryDataModule, Split, split_count, split_off
+from mlp_template.data import DatasetNotFoundError, InMemoryDataModule, Split, split_count, split_off, split_sizes
 
 
 class ImageDataModule(InMemoryDataModule):
@@ -44,8 +44,9 @@ class DigitsDataModule(ImageDataModule):
         digits = load_digits()
         x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (1797, 1, 8, 8) in [0, 1]
         y = torch.tensor(digits.target, dtype=torch.long)
-        rest, test = split_off(x, y, split_count(self.test_size, len(x)), self.split_seed)
-        train, val = split_off(*rest, split_count(self.val_size, len(x)), self.split_seed)
+        val_count, test_count = split_sizes(len(x), self.val_size, self.test_size, 1, "data=digits", "images")
+        rest, test = split_off(x, y, test_count, self.split_seed)
+        train, val = split_off(*rest, val_count, self.split_seed)
         return {"train": train, "val": val, "test": test}
 
 

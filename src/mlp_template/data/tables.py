@@ -20,7 +20,7 @@ from mlp_template.data import (
     InMemoryDataModule,
     Split,
     frequency_baseline,
-    split_count,
+    split_sizes,
     split_three_ways,
 )
 
@@ -38,7 +38,7 @@ class TableDataModule(InMemoryDataModule):
         self, target: str, task: str | None, val_size: float, test_size: float, split_seed: int, **kwargs: float
     ) -> None:
         super().__init__(**kwargs)
-        self.target, self.task_given = target, task
+        self.target, self.task_given = str(target), task  # a column named by a number (2021) is still its name
         self.val_size, self.test_size, self.split_seed = val_size, test_size, split_seed
         self.encoding: dict = {}  # fitted on the training rows: preprocessing()
         self.rows: dict[str, Tensor] = {}  # which rows of the table (from 0) went into each split
@@ -75,14 +75,9 @@ class TableDataModule(InMemoryDataModule):
         check_values(frame, self.source)
         self.task, why = choose_task(frame[self.target], self.task_given, self.source)
         say(f"task: {self.task} ({why})")
-        test_rows = split_count(self.test_size, len(frame))
-        val_rows = split_count(self.val_size, len(frame))
         least = 2 if self.task == "regression" else 1  # R² compares a split's values with their mean: two at least
-        if min(test_rows, val_rows) < least or len(frame) - test_rows - val_rows < 1:
-            raise DataError(f"{self.source}: {len(frame)} rows are too few for data.val_size={self.val_size} and "
-                            f"data.test_size={self.test_size}: each split needs {least} row{'s' * (least > 1)}, "
-                            "and training at least one")
-        self.rows = split_three_ways(len(frame), val_rows, test_rows, self.split_seed)
+        counts = split_sizes(len(frame), self.val_size, self.test_size, least, self.source, "rows")
+        self.rows = split_three_ways(len(frame), *counts, self.split_seed)
         classes = sorted(class_names(frame[self.target]).unique(), key=class_order)
         self.encoding = fit_encoding(frame.iloc[self.rows["train"].numpy()], self.target, self.task, classes)
         features = encode_features(frame, self.encoding, self.source, unseen_categories="zeros")
@@ -128,8 +123,10 @@ def read_csv(path: Path, key: str) -> pd.DataFrame:
         raise DataError(f"{where}: the file is empty; a CSV needs a header row and rows of values") from e
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         raise DataError(f"{where}: not a CSV file ({str(e).splitlines()[0]})") from e
-    numeric = [name for name in frame.columns if is_numeric(frame[name])]
-    if numeric and all(is_number(name) for name in numeric):  # numbers for names where the values are numbers
+    # A first line of values: numbers where the values are numbers, one at least with a fraction (a header may name
+    # columns by whole numbers, such as years).
+    names = [str(name) for name in frame.columns if is_numeric(frame[name])]
+    if names and all(is_number(name) for name in names) and not all(float(name).is_integer() for name in names):
         raise DataError(f"{where}: no header row: its first line holds values ({', '.join(map(str, frame.columns[:4]))}"
                         f"{', ...' if len(frame.columns) > 4 else ''}); add a first line naming the columns")
     if frame.empty:

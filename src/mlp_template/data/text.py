@@ -11,7 +11,7 @@ from importlib import resources
 import torch
 from torch import Tensor
 
-from mlp_template.data import InMemoryDataModule, Split, frequency_baseline, split_count, split_three_ways
+from mlp_template.data import InMemoryDataModule, Split, frequency_baseline, split_sizes, split_three_ways
 
 MARK = "."  # before a word's first character and after its last: token 0
 LISTS = {"first_names": ("dist.male.first", "dist.female.first"), "surnames": ("dist.all.last",)}
@@ -55,7 +55,7 @@ class NamesDataModule(InMemoryDataModule):
     def load(self) -> dict[str, Split]:
         words = self.words()
         self.vocab = MARK + "".join(sorted(set("".join(words))))
-        sizes = split_count(self.val_size, len(words)), split_count(self.test_size, len(words))
+        sizes = split_sizes(len(words), self.val_size, self.test_size, 1, f"data.corpus={self.corpus}", "words")
         splits = split_three_ways(len(words), *sizes, self.split_seed)
         return {name: self.examples_of([words[i] for i in order]) for name, order in splits.items()}
 

@@ -58,9 +58,9 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "batch_size": POSITIVE_INT,
     "seed": SEED,
     "find_lr": BOOLEAN,
-    "optimized_metric": (lambda v: isinstance(v, str) and v.split("/")[0] in ("train", "val", "test"),
-                         "a metric the run reports, e.g. val/acc, val/loss, val/r2, test/acc"),
-    "optimized_direction": (lambda v: v in ("maximize", "minimize"), "maximize or minimize"),
+    "optimized_metric": (lambda v: v is None or (isinstance(v, str) and v.split("/")[0] in ("train", "val", "test")),
+                         "a metric the run reports, e.g. val/acc, val/loss, val/r2, test/acc, or null (the task's)"),
+    "optimized_direction": (lambda v: v in (None, "maximize", "minimize"), "maximize, minimize, or null (the task's)"),
     "model.hidden_sizes": (lambda v: isinstance(v, list) and all(integer(n) and n >= 1 for n in v),
                            "a list of integers >= 1, one per hidden layer, e.g. [128,64]"),
     "model.activation": (lambda v: v in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
@@ -86,7 +86,7 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "data.test_size": (lambda v: (integer(v) and v >= 1) or (number(v) and 0 < v < 1),
                        "a number of examples (an integer >= 1) or a fraction in (0, 1)"),
     "data.path": (text, "a CSV file with a header row, e.g. data.path=my.csv"),
-    "data.target": (text, "the name of the column to predict, e.g. data.target=price"),
+    "data.target": (lambda v: text(v) or integer(v), "the name of the column to predict, e.g. data.target=price"),
     "data.task": (lambda v: v in (None, "classification", "regression"),
                   "classification, regression, or null (chosen from the target's values)"),
     "data.context": POSITIVE_INT,
@@ -185,22 +185,39 @@ def check_checkpoint(cfg: DictConfig, resume: bool) -> None:
     check_network(weights, network, path)
 
 
+SHAPE = ("task", "input_shape", "input_dtype", "vocab_size", "output_size")  # what the network's weights fit
+
+
 def check_checkpoint_data(cfg: DictConfig, data: dict) -> None:
     """The checkpoint a run resumes from was trained on data of the shape this config's data has (``data``, its
     signature, known once read): the same task, inputs and outputs."""
-    if cfg.get("ckpt_path") is None:
-        return
-    path = checkpoint_file(cfg)
-    saved = read_checkpoint(path)["hyper_parameters"]["data"]
-    for key in ("task", "input_shape", "input_dtype", "vocab_size", "output_size"):
-        if saved[key] != data[key]:
-            raise ConfigError(f"ckpt_path={path} was trained on other data: {key} is {saved[key]} in the checkpoint, "
-                              f"{data[key]} for this config's data")
+    if cfg.get("ckpt_path") is not None:
+        path = checkpoint_file(cfg)
+        check_same_data(path, read_checkpoint(path)["hyper_parameters"]["data"], data, SHAPE)
 
 
-def check_optimized_metric(cfg: DictConfig, task: str) -> None:
-    """``optimized_metric`` names a metric that a run of ``task`` reports (known once the data is read: a CSV's
-    target decides its task)."""
+def check_same_data(path: Path, saved: dict, data: dict, keys: tuple[str, ...] | None = None) -> None:
+    """``data`` (a data module's signature) matches ``saved``, the one checkpoint ``path`` was trained with: in
+    ``keys``, or in everything, preprocessing included (None: a test on other preprocessing is another test)."""
+    for key in keys or dict.fromkeys([*saved, *data]):
+        if saved.get(key) == data.get(key):
+            continue
+        if key in SHAPE:
+            raise ConfigError(f"ckpt_path={path} was trained on other data: {key} is {saved.get(key)} in the "
+                              f"checkpoint, {data.get(key)} for this config's data")
+        raise ConfigError(f"ckpt_path={path} was trained on other data: its {key} differs from the data read now "
+                          "(has the data file changed since?); give the data it was trained on")
+
+
+def settle_objective(cfg: DictConfig, task: str) -> None:
+    """Give ``optimized_metric`` and ``optimized_direction`` left null (conf/objective/task.yaml) the values of
+    ``task`` (known once the data is read: a CSV's target decides it), and check that the metric is one a run of
+    ``task`` reports."""
+    if (cfg.optimized_metric is None) != (cfg.optimized_direction is None):
+        raise ConfigError(f"optimized_metric={cfg.optimized_metric} optimized_direction={cfg.optimized_direction}: "
+                          "give both, or neither (null: the task's own)")
+    if cfg.optimized_metric is None:
+        cfg.optimized_metric, cfg.optimized_direction = TASKS[task].optimized
     if cfg.optimized_metric not in (names := metric_names(task)):
         metric, direction = TASKS[task].optimized
         raise ConfigError(f"optimized_metric={cfg.optimized_metric}: a {task} run reports {', '.join(names)}; "

@@ -2,6 +2,7 @@
 
 The run's saved config (``<run>/.hydra/config.yaml``) decides the data, its split and preprocessing, the batch
 size and the trainer, so the numbers are the ones training reported for the same checkpoint, not today's defaults.
+A data file that changed since (its preprocessing or sizes differ from the checkpoint's) is refused in one line.
 """
 
 import warnings
@@ -13,8 +14,8 @@ from omegaconf import DictConfig
 
 from mlp_template.data import InMemoryDataModule
 from mlp_template.module import Learner
-from mlp_template.runs.checkpoints import AtomicCheckpointIO
-from mlp_template.runs.config import checkpoint_config
+from mlp_template.runs.checkpoints import AtomicCheckpointIO, read_checkpoint
+from mlp_template.runs.config import check_same_data, checkpoint_config
 from mlp_template.runs.folders import build_logger
 from mlp_template.training import plain
 
@@ -26,7 +27,9 @@ def evaluate(ckpt_path: str) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     datamodule: InMemoryDataModule = instantiate(cfg.data)
     datamodule.read()
-    module = Learner(datamodule.signature(), plain(cfg.model), plain(cfg.optimizer), plain(cfg.scheduler))
+    saved = read_checkpoint(path)["hyper_parameters"]["data"]  # the split and preprocessing the weights learned
+    check_same_data(path, saved, datamodule.signature())  # today's file read the same way, or a one-line error
+    module = Learner(saved, plain(cfg.model), plain(cfg.optimizer), plain(cfg.scheduler))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=build_logger(eval_config(cfg, path), 0),
                                      enable_checkpointing=False, plugins=[AtomicCheckpointIO()])
     with warnings.catch_warnings():  # a test restores the weights alone: the training callbacks' state is not needed
