@@ -32,14 +32,14 @@ def test_command_line_knobs_do_what_they_say(tmp_path) -> None:
 
 
 def test_hparams_tab_holds_the_knobs_and_the_tested_weights_metrics_at_their_epoch(tmp_path) -> None:
-    metrics = train(compose_config(tmp_path, "epochs=4", "lr=1.0", "batch_size=64", "model.hidden_sizes=[32]"))
+    metrics = train(compose_config(tmp_path, "epochs=4", "lr=1", "batch_size=64", "model.hidden_sizes=[32]"))
     events = EventAccumulator(str(tmp_path / "tested"))
     events.Reload()
     content = events.PluginTagToContent("hparams")
     assert set(content) == {"_hparams_/session_start_info", "_hparams_/session_end_info"}  # no experiment summary:
     # TensorBoard builds the table from every run it loads, ticking first the hyperparameters that differ.
     hparams = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
-    assert hparams.hparams["lr"].number_value == 1.0
+    assert hparams.hparams["lr"].number_value == 1.0  # lr=1 typed as an integer is still a number
     assert hparams.hparams["batch_size"].string_value == "64"  # an integer shown as one, not as 64.000
     assert hparams.hparams["hidden_sizes"].string_value == "[32]" and hparams.hparams["optimizer"].string_value == "SGD"
     # The tested weights' val/* and test/*, at the epoch of the best checkpoint: the same moment for both.

@@ -2,7 +2,9 @@
 
 Each task names its loss (how wrong one batch is, what backpropagation differentiates) and its metrics (how good
 the predictions are, in words a person reads: accuracy, error in the target's units, perplexity). The loop, the
-network and the panels are the same for all three. A new task is a class here and an entry in ``TASKS``.
+network and the panels are the same for all three. Each task also says what a served network answers (the
+logits, or a number in the target's units) and how predict.py writes it. A new task is a class here and an entry in
+``TASKS``.
 """
 
 import torch.nn.functional as F
@@ -21,6 +23,7 @@ class Classification:
 
     def __init__(self, data: dict) -> None:
         self.classes = data["output_size"]
+        self.names = data.get("classes") or [str(c) for c in range(self.classes)]  # a table's labels, else numbers
 
     def loss(self, outputs: Tensor, y: Tensor) -> Tensor:
         return F.cross_entropy(outputs, y)
@@ -31,6 +34,17 @@ class Classification:
     def judged(self, outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """What the metrics compare: here the logits (argmax is the class) and the true classes."""
         return outputs, y
+
+    def answer(self, outputs: Tensor) -> Tensor:
+        """What a served network (predict.py, export.py) gives: the logits; softmax makes them probabilities."""
+        return outputs
+
+    def table(self, answers: Tensor, predicted: str) -> tuple[list[str], list[list[str]]]:
+        """predict.py's columns and one row per input: the likeliest class, then every class's probability."""
+        probabilities = answers.softmax(dim=1)
+        rows = [[self.names[best], *(f"{p:.6f}" for p in row)]
+                for best, row in zip(probabilities.argmax(dim=1).tolist(), probabilities.tolist(), strict=True)]
+        return [predicted, *(f"prob_{name}" for name in self.names)], rows
 
 
 class Regression:
@@ -50,8 +64,16 @@ class Regression:
         return {"mae": MeanAbsoluteError(), "r2": R2Score()}
 
     def judged(self, outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Predictions and targets back in the target's units."""
-        return self.in_units(outputs.squeeze(1)), self.in_units(y)
+        """Predictions and targets back in the target's units, in float32 (R² sums squares: not in half precision)."""
+        return self.in_units(outputs.squeeze(1).float()), self.in_units(y.float())
+
+    def answer(self, outputs: Tensor) -> Tensor:
+        """What a served network gives: the number, in the target's units, one per input (batch,)."""
+        return self.in_units(outputs.squeeze(1))
+
+    def table(self, answers: Tensor, predicted: str) -> tuple[list[str], list[list[str]]]:
+        """predict.py's column and one row per input: the number."""
+        return [predicted], [[f"{value:.6g}"] for value in answers.tolist()]
 
     def in_units(self, standardised: Tensor) -> Tensor:
         return standardised * self.std + self.mean

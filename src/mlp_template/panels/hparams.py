@@ -16,13 +16,16 @@ from torch.utils.tensorboard.summary import hparams
 TESTED = "tested"  # the sub-run of the tested weights' metrics and the run's hyperparameters
 KNOBS = ("lr", "batch_size", "epochs", "optimizer", "model.hidden_sizes")  # shown for every run
 NOT_KNOBS = ("ckpt_path", "output_dir", "data.root", "data.path", "hparams_search")  # where, not how
+# Knobs that take any real number: lr=1 is the number 1.0, filtered and plotted beside lr=0.1, not the text "1".
+REAL = ("lr", "model.dropout", "optimizer.lr", "optimizer.momentum", "optimizer.weight_decay", "scheduler.gamma",
+        "scheduler.eta_min")
 
 
 def hyperparameters(cfg: DictConfig) -> dict[str, float | str]:
     """The knobs of every run (``KNOBS``) and the keys this run's command line set (``seed=1``, ``model.dropout``).
 
-    Numbers that are not integers stay numbers (filters by range, a log axis); the rest is text, as the table would
-    print 32 as 32.000.
+    Real-valued knobs (``REAL``) are numbers (filters by range, a log axis); the rest, integers included, is text,
+    as the table would print 32 as 32.000.
     """
     keys = list(KNOBS)
     if HydraConfig.initialized():
@@ -36,7 +39,8 @@ def hyperparameters(cfg: DictConfig) -> dict[str, float | str]:
             value = value.get("_target_", "").rsplit(".", 1)[-1] or OmegaConf.to_yaml(value).strip()
         elif not isinstance(value, str):
             value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
-        params[key.removeprefix("model.")] = value if isinstance(value, float) else str(value)
+        real = key in REAL and isinstance(value, int | float) and not isinstance(value, bool)
+        params[key.removeprefix("model.")] = float(value) if real else str(value)
     return params
 
 

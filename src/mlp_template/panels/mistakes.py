@@ -99,21 +99,36 @@ class MisclassifiedImages(Panel):
         self.found, self.count = [], 0
 
 
+def column_label(name: str, cell: int) -> Image.Image:
+    """A column's class name as a mask: level if it fits the column, else written upwards."""
+    mask = stamp(name)
+    return mask if mask.width <= cell - 4 else mask.rotate(90, expand=True)
+
+
+def margins(classes: tuple[str, ...], cell: int) -> tuple[int, int]:
+    """Where the grid starts, ``(left, top)``: room for the rows' class names, and above the grid for the columns'
+    under the title."""
+    left = max(stamp(name).width for name in classes) + 6
+    top = max(column_label(name, cell).height for name in classes) + 18
+    return max(2 * cell, left), max(2 * cell, top)
+
+
 @cache
-def confusion_frame(classes: int, cell: int) -> Image.Image:
-    """The confusion-matrix picture without its counts: axis titles, class numbers, an empty grid."""
-    margin = 2 * cell
-    frame = Image.new("L", (margin + classes * cell + 1, margin + classes * cell + 1), 255)
+def confusion_frame(classes: tuple[str, ...], cell: int) -> Image.Image:
+    """The confusion-matrix picture without its counts: axis titles, class names, an empty grid."""
+    n, (left, top) = len(classes), margins(classes, cell)
+    frame = Image.new("L", (max(left + n * cell, left + stamp("predicted").width) + 1, top + n * cell + 1), 255)
     draw = ImageDraw.Draw(frame)
-    draw.text((margin, 4), "predicted", fill=0, font=FONT)
-    draw.text((4, margin - 14), "true", fill=0, font=FONT)
-    for i in range(classes):
-        centred(frame, (margin + i * cell, cell), cell, str(i), 0)  # columns: predicted class
-        centred(frame, (cell, margin + i * cell), cell, str(i), 0)  # rows: true class
-    for i in range(classes + 1):
-        edge = margin + i * cell
-        draw.line((margin, edge, margin + classes * cell, edge), fill=225)
-        draw.line((edge, margin, edge, margin + classes * cell), fill=225)
+    draw.text((left, 2), "predicted", fill=0, font=FONT)
+    draw.text((2, top - 12), "true", fill=0, font=FONT)
+    for i, name in enumerate(classes):
+        label = column_label(name, cell)  # columns: the predicted class
+        frame.paste(0, (left + i * cell + (cell - label.width) // 2, top - label.height - 3), label)
+        mask = stamp(name)  # rows: the true class
+        frame.paste(0, (left - mask.width - 3, top + i * cell + (cell - mask.height) // 2), mask)
+    for i in range(n + 1):
+        draw.line((left, top + i * cell, left + n * cell, top + i * cell), fill=225)
+        draw.line((left + i * cell, top, left + i * cell, top + n * cell), fill=225)
     return frame
 
 
@@ -131,16 +146,16 @@ def centred(image: Image.Image, corner: tuple[int, int], cell: int, text: str, s
     image.paste(shade, (corner[0] + (cell - mask.width) // 2, corner[1] + (cell - mask.height) // 2), mask)
 
 
-def draw_confusion(counts: list[list[int]], cell: int = 20) -> Image.Image:
+def draw_confusion(counts: list[list[int]], classes: tuple[str, ...], cell: int = 20) -> Image.Image:
     """``counts[true][predicted]`` as a grey picture: each non-empty cell shaded by its share of the true class
     (darker: more), with its count; empty cells stay blank, so the confusions stand out."""
-    image = confusion_frame(len(counts), cell).copy()
+    image, (left, top) = confusion_frame(classes, cell).copy(), margins(classes, cell)
     draw = ImageDraw.Draw(image)
     for i, row in enumerate(counts):
         for j, count in enumerate(row):
             if not count:
                 continue
-            x, y, level = 2 * cell + j * cell, 2 * cell + i * cell, count / sum(row)
+            x, y, level = left + j * cell, top + i * cell, count / sum(row)
             draw.rectangle((x + 1, y + 1, x + cell - 1, y + cell - 1), fill=int(245 - 215 * level))
             centred(image, (x, y), cell, str(count), 255 if level > 0.5 else 0)
     return image
@@ -152,9 +167,14 @@ class ConfusionMatrix(Panel):
 
     def __init__(self) -> None:
         self.matrix: MulticlassConfusionMatrix | None = None  # made at the first batch: the classes, the device
+        self.classes: tuple[str, ...] = ()
 
     def applies_to(self, data: dict) -> bool:
         return data["task"] == "classification"  # images or a table's rows; not the next token (too many classes)
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        data = pl_module.hparams["data"]  # a table's class names; images' classes are their numbers
+        self.classes = tuple(data.get("classes") or map(str, range(data["output_size"])))
 
     def on_validation_batch_end(
         self,
@@ -177,5 +197,6 @@ class ConfusionMatrix(Panel):
             return
         counts = self.matrix.compute().tolist()  # summed over every process's shard
         self.matrix.reset()
+        picture = np.asarray(draw_confusion(counts, self.classes))
         for writer in tensorboards(trainer):
-            add_picture(writer, "confusion_matrix", np.asarray(draw_confusion(counts)), trainer.current_epoch)
+            add_picture(writer, "confusion_matrix", picture, trainer.current_epoch)

@@ -18,31 +18,28 @@ from mlp_template.errors import UserError
 from mlp_template.model import build_network
 from mlp_template.runs.checkpoints import read_checkpoint
 from mlp_template.runs.config import checkpoint_config
+from mlp_template.tasks import TASKS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm")
 
 
 class Predictor(nn.Module):
-    """Raw inputs (batch, *input_shape) -> the run's normalisation -> the network -> logits (batch, classes), or
-    for a regression the number in the target's units (batch,)."""
+    """Raw inputs (batch, *input_shape) -> the run's normalisation -> the network -> what its task answers: logits
+    (batch, classes), or a number in the target's units (batch,) (tasks.py: ``answer``)."""
 
     def __init__(self, network: nn.Module, data: dict) -> None:
         super().__init__()
         self.network = network.eval()  # eval: no dropout, batch norm with its running statistics
         self.data = data  # the run's data signature: task, shapes, preprocessing
+        self.task = TASKS[data["task"]](data)
         self.normalised = data.get("input_mean") is not None  # token ids are looked up as they are
         if self.normalised:
             self.register_buffer("input_mean", torch.tensor(data["input_mean"], dtype=torch.float32))
             self.register_buffer("input_std", torch.tensor(data["input_std"], dtype=torch.float32))
-        self.regression = data["task"] == "regression"
-        if self.regression:
-            self.register_buffer("target_mean", torch.tensor(data["target_mean"], dtype=torch.float32))
-            self.register_buffer("target_std", torch.tensor(data["target_std"], dtype=torch.float32))
 
     def forward(self, inputs: Tensor) -> Tensor:
         x = (inputs - self.input_mean) / self.input_std if self.normalised else inputs
-        outputs = self.network(x)
-        return outputs.squeeze(1) * self.target_std + self.target_mean if self.regression else outputs
+        return self.task.answer(self.network(x))
 
 
 def load_network(checkpoint: dict, model: DictConfig) -> nn.Module:
@@ -135,16 +132,10 @@ def predict(ckpt_path: str, inputs: str, output: str | None) -> Path:
         outputs = torch.cat([predictor(batch) for batch in x.split(1024)])  # the forward pass only
     out = Path(output) if output else Path(cfg.output_dir) / "predictions" / f"{Path(inputs).resolve().stem}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
-    predicted = f"predicted_{data.get('target', 'class')}"
+    header, rows = predictor.task.table(outputs, f"predicted_{data.get('target', 'class')}")
     with open(out, "w", newline="") as f:
         writer = csv.writer(f)
-        if predictor.regression:
-            writer.writerow(["input", predicted])
-            writer.writerows([name, f"{value:.6g}"] for name, value in zip(names, outputs.tolist(), strict=True))
-        else:
-            classes = data.get("classes") or [str(c) for c in range(outputs.shape[1])]
-            writer.writerow(["input", predicted, *(f"prob_{c}" for c in classes)])
-            for name, p in zip(names, outputs.softmax(dim=1).tolist(), strict=True):
-                writer.writerow([name, classes[int(np.argmax(p))], *(f"{v:.6f}" for v in p)])
+        writer.writerow(["input", *header])
+        writer.writerows([name, *row] for name, row in zip(names, rows, strict=True))
     print(f"{len(names)} predictions: {out.resolve()}")
     return out
