@@ -52,3 +52,20 @@ def test_optuna_search_continues_its_study_after_a_crash(tmp_path) -> None:
     with open(tmp_path / "summary.csv") as f:
         ranked = [row for row in csv.DictReader(f) if row["rank"]]
     assert len(ranked) == 4 and float(ranked[0]["val/acc"]) == max(trial.value for trial in completed(after))
+
+
+def test_a_csv_search_optimises_the_direction_its_target_decides(tmp_path) -> None:
+    """data=csv leaves optimized_direction null: a target of classes makes the study maximise val/acc; a file that
+    cannot be read stops the search in one line before any trial."""
+    table = tmp_path / "table.csv"
+    table.write_text("size,colour\n" + "".join(f"{i},{'red' if i % 3 else 'blue'}\n" for i in range(60)))
+    command = multirun(tmp_path / "study", "hparams_search=optuna", "data=csv", f"data.path={table}",
+                       "data.target=colour", "debug=fast", "hydra.sweeper.n_trials=1")
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (study,) = optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'study' / 'study.db'}")
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE
+    assert "sweep summary, best val/acc first (maximize)" in result.stdout
+    missing = [*command[:-4], f"data.path={tmp_path / 'nope.csv'}", *command[-3:]]
+    result = subprocess.run(missing, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and result.stderr == f"error: data.path={tmp_path / 'nope.csv'}: no such file\n"

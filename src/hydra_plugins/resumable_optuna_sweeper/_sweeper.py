@@ -8,6 +8,7 @@ should hold, trials cut off by the crash are marked failed, and the sampler gets
 """
 
 import logging
+import sys
 from pathlib import Path
 
 from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
@@ -24,9 +25,13 @@ class ResumableOptunaSweeper(OptunaSweeper):
 
         search = self.sweeper  # the plugin's implementation, which runs the search loop
         if search.direction is None:  # optimized_direction: null, the task's own (data=csv: its target decides)
+            from mlp_template.errors import UserError
             from mlp_template.sweep import task_objective
 
-            search.direction = task_objective(search.config)[1]
+            try:
+                search.direction = task_objective(search.config)[1]
+            except UserError as e:  # data every trial would refuse: one line, as train.py says it
+                sys.exit(f"error: {e}")
         if search.storage is None:  # an in-memory study: nothing to continue
             return super().sweep(arguments)
         if str(search.storage).startswith("sqlite:///"):  # SQLite creates the file, not its folder
