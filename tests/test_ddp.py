@@ -52,3 +52,19 @@ def test_ddp_on_two_processes_shards_every_epoch_and_reduces_the_metrics(tmp_pat
     ddp = json.loads((run_dir / "metrics.json").read_text())
     single = train(compose_config(tmp_path / "single", "batch_size=32", *DATA))
     assert ddp["test/acc"] > 0.75 and ddp == pytest.approx(single, abs=1e-3)
+
+
+@pytest.mark.parametrize(("data", "metric"), [("data=diabetes", "val/r2"), ("data=names", "val/perplexity")])
+def test_ddp_reduces_the_new_tasks_metrics_over_the_whole_validation_set(tmp_path, data: str, metric: str) -> None:
+    """R² and perplexity are not means of per-shard values: each process's sums are reduced before the division,
+    so the two processes' number is the one a single process computes for the same weights."""
+    run_dir = tmp_path / "ddp"
+    setting = (data, "epochs=1", "+trainer.limit_train_batches=10")
+    result = run_train(run_dir, "trainer=ddp", "trainer.devices=2", *setting)
+    assert result.returncode == 0, result.stderr[-3000:]
+    module = Learner.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    datamodule = instantiate(compose_config(tmp_path, *setting).data)
+    checker = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, use_distributed_sampler=False)
+    [metrics] = checker.validate(module, datamodule=datamodule, verbose=False)
+    assert metrics[metric] == pytest.approx(read_scalars(run_dir)[metric][-1][1], rel=1e-5)

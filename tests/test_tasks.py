@@ -14,12 +14,14 @@ from hydra.utils import instantiate
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from mlp_template.errors import UserError
 from mlp_template.module import Learner
 from mlp_template.panels.mistakes import confusion_frame
 from mlp_template.runs.config import ConfigError
 from mlp_template.serving.export import export
 from mlp_template.serving.generation import generate
 from mlp_template.serving.prediction import predict
+from mlp_template.tasks import Regression
 from mlp_template.training import train
 from tests.conftest import ROOT, compose_config, read_scalars
 
@@ -210,3 +212,24 @@ def test_predict_and_generate_refuse_the_other_tasks_checkpoints(names_run, tmp_
     train(run_config(digits, "debug=fast"))
     with pytest.raises(UserError, match="a classification network, which writes no words"):
         generate(str(digits / "checkpoints" / "last.ckpt"), 3, "", 1.0, 0, 30)
+
+
+@pytest.mark.parametrize(("data", "sizes", "message"), [
+    ("data=names", ("data.val_size=0.6", "data.test_size=0.4"),
+     r"^data.corpus=first_names: \d+ words are too few for data.val_size=0.6 and data.test_size=0.4: the validation "
+     "and test splits need 1 each, and training at least one$"),
+    ("data=digits", ("data.val_size=1000", "data.test_size=797"),
+     "^data=digits: 1797 images are too few for data.val_size=1000 and data.test_size=797"),
+])
+def test_splits_that_leave_one_empty_are_refused_in_one_line(tmp_path: Path, data: str, sizes: tuple, message: str):
+    with pytest.raises(UserError, match=message):
+        train(compose_config(tmp_path / "run", data, *sizes))
+    assert not (tmp_path / "run").exists()
+
+
+def test_regression_metrics_are_computed_in_float32_from_half_precision_outputs() -> None:
+    task = Regression({"target_mean": 150.0, "target_std": 77.0})
+    outputs, y = torch.randn(64, 1).bfloat16(), torch.randn(64).bfloat16()
+    predicted, true = task.judged(outputs, y)
+    assert predicted.dtype == true.dtype == torch.float32  # bf16 keeps 8 bits of mantissa: R² would be off
+    assert torch.allclose(predicted, outputs.squeeze(1).float() * 77 + 150)
