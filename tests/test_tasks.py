@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mlp_template.errors import UserError
 from mlp_template.module import Learner
-from mlp_template.panels.mistakes import confusion_frame
+from mlp_template.panels.confusion import confusion_frame
 from mlp_template.runs.config import ConfigError
 from mlp_template.serving.export import export
 from mlp_template.serving.generation import generate

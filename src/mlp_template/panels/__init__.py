@@ -10,8 +10,11 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
+from PIL import ImageFont
 from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
+
+FONT = ImageFont.load_default()  # what the picture panels write captions and class names with
 
 
 class Panel(L.Callback):
@@ -24,6 +27,13 @@ class Panel(L.Callback):
     def applies_to(self, data: dict) -> bool:
         """Whether this panel can show a run on ``data`` (a data module's ``signature()``: task, input shape)."""
         return True
+
+
+def validation_logits(outputs: Tensor | None) -> Tensor:
+    """What ``validation_step`` returned: the batch's logits."""
+    if not isinstance(outputs, Tensor):
+        raise TypeError("the prediction panels need validation_step to return the logits (see module.py)")
+    return outputs.detach()
 
 
 def log_scalars(trainer: L.Trainer, values: dict[str, float]) -> None:
