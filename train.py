@@ -21,7 +21,7 @@ def main(cfg: DictConfig) -> float | None:
     With ``find_lr=true`` it runs the learning-rate range test instead, trains nothing and returns None.
     """
     try:
-        metrics = train(cfg)  # checks every config value first (config.py), optimized_metric included
+        metrics = train(cfg)  # checks every config value first, and settles a null optimized_metric (objective.py)
     except UserError as e:  # the user's to fix: one line, no traceback (HYDRA_FULL_ERROR=1 shows it)
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise

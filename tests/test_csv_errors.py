@@ -24,6 +24,9 @@ CASES = {  # name: (file content, or None for no file; data.target; the error af
     "no header": ("1,red,1.75\n2,blue,3.25\n3,red,4.75\n", "price",
                   "no header row: its first line holds values (1, red, 1.75); add a first line naming the columns"),
     "empty": ("", "price", "the file is empty; a CSV needs a header row and rows of values"),
+    "no header, whole numbers": ("".join(f"{i * 7 % 50},{i * 11 % 60 + 5}\n" for i in range(3, 40)), "price",
+                                 "no header row: its first line holds values (21, 38); add a first line naming the "
+                                 "columns"),
     "header only": ("size,colour,price\n", "price", "a header row only, no rows of values"),
     "no such target": (GOOD, "cost", "data.target=cost is not a column; the columns are: size, colour, price"),
     "missing value": (GOOD.replace("7,red,10.75", "7,,10.75"), "price",
@@ -87,6 +90,28 @@ def test_eval_tests_the_split_it_trained_on_and_refuses_a_changed_file(tmp_path:
     with pytest.raises(UserError, match=rf"^ckpt_path={checkpoint} was trained on other data: its input_mean differs "
                                         r"from the data read now \(has the data file changed since\?\)"):
         evaluate(checkpoint)
+
+
+def test_a_resume_keeps_its_data_and_splits(tmp_path: Path) -> None:
+    """A resumed run trains on the examples it started with: another split, or a CSV edited since, is refused in one
+    line, and the run is left as it was."""
+    path = write(tmp_path, GOOD)
+
+    def train_py(*overrides: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "train.py"), *overrides], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300)
+
+    assert train_py("data=csv", f"data.path={path}", "data.target=price", "debug=fast").returncode == 0
+    (checkpoint,) = (tmp_path / "logs" / "runs").glob("*/checkpoints/last.ckpt")
+    before = checkpoint.read_bytes()
+    moved = train_py("ckpt_path=last", "epochs=2", "data.split_seed=1")
+    assert (moved.returncode, moved.stderr) == (1, "error: data.split_seed=1: a resumed run keeps its data and splits "
+                                                   "(data.split_seed=0); start a new run for other data\n")
+    path.write_text(GOOD + "41,red,1000.0\n")
+    edited = train_py("ckpt_path=last", "epochs=2")
+    assert edited.returncode == 1 and edited.stderr.startswith(f"error: ckpt_path={checkpoint} "
+                                                               "was trained on other data: its input_mean differs")
+    assert checkpoint.read_bytes() == before
 
 
 def test_the_command_line_gets_the_line_and_exit_status_1_and_no_run_folder(tmp_path: Path) -> None:

@@ -233,3 +233,11 @@ def test_regression_metrics_are_computed_in_float32_from_half_precision_outputs(
     predicted, true = task.judged(outputs, y)
     assert predicted.dtype == true.dtype == torch.float32  # bf16 keeps 8 bits of mantissa: R² would be off
     assert torch.allclose(predicted, outputs.squeeze(1).float() * 77 + 150)
+
+
+@pytest.mark.parametrize("data", ["data=digits", "data=diabetes", "data=names"])
+def test_a_bf16_true_run_trains_and_reports_float32_metrics(tmp_path: Path, data: str) -> None:
+    """trainer.precision=bf16-true converts the network to bfloat16: the example the model summary runs is converted
+    with it, and the metrics are computed in float32."""
+    metrics = train(compose_config(tmp_path, data, "debug=fast", "trainer.precision=bf16-true", *QUIET))
+    assert all(np.isfinite(value) for value in metrics.values()) and metrics["val/loss"] > 0

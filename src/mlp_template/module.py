@@ -31,9 +31,6 @@ class Learner(L.LightningModule):
         self.save_hyperparameters(logger=False)
         self.task = TASKS[data["task"]](data)
         self.model = build_network(data, model)
-        # One example: Lightning's model summary shows each layer's input and output sizes from it, and the graph
-        # panel (weights.py: ModelGraph) traces the network on it.
-        self.example_input_array = torch.zeros(1, *data["input_shape"], dtype=getattr(torch, data["input_dtype"]))
         # The epoch's training loss is summed on the device by training_step (a metric update per step costs more
         # than a small network's step) and fed to the metric once an epoch, which reduces it across DDP ranks.
         # Plain attributes, not buffers: DDP overwrites every buffer with rank 0's copy before each forward pass.
@@ -41,6 +38,15 @@ class Learner(L.LightningModule):
         self.train_loss_sum, self.train_samples = torch.zeros(()), 0
         self.val_loss, self.val_metrics = MeanMetric(), torch.nn.ModuleDict(self.task.metrics())
         self.test_loss, self.test_metrics = MeanMetric(), torch.nn.ModuleDict(self.task.metrics())
+
+    @property
+    def example_input_array(self) -> Tensor:
+        """One example: Lightning's model summary shows each layer's input and output sizes from it, and the graph
+        panel (weights.py: ModelGraph) traces the network on it. Float inputs in the network's own dtype (a
+        ``bf16-true`` run converts the network, and the summary does not convert its example)."""
+        dtype = getattr(torch, self.hparams.data["input_dtype"])
+        dtype = self.dtype if dtype.is_floating_point else dtype
+        return torch.zeros(1, *self.hparams.data["input_shape"], dtype=dtype, device=self.device)
 
     def forward(self, x: Tensor) -> Tensor:
         """Forward pass: inputs -> outputs, (batch, output_size): logits, or the predicted number."""

@@ -9,6 +9,7 @@ import csv
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from hydra.utils import instantiate
 from lightning import Trainer
 from omegaconf import DictConfig, OmegaConf
 
-from mlp_template.data import InMemoryDataModule
 from mlp_template.errors import UserError
-from mlp_template.tasks import TASKS
+from mlp_template.objective import task_objective
 
 SHARED = "MLP_TEMPLATE_SHARED_OVERRIDES"  # the overrides every job of the running multirun shares (JSON list)
 
@@ -58,11 +57,11 @@ class SweepSummary(Callback):
         folders, and their names in TensorBoard, show only what differs between them (``job_name``)."""
         overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
         os.environ[SHARED] = json.dumps([canonical(o) for o in overrides if not o.is_sweep_override()])
-        if self.metric is None:
+        if self.metric is None:  # the task's own: read the data once (objective.py)
             try:
                 self.metric, self.direction = task_objective(config)
-            except UserError:  # every job reads the same data, fails the same way and says why
-                self.metric, self.direction = "val/loss", "minimize"
+            except UserError as e:  # SystemExit: Hydra turns a callback's exceptions into warnings and goes on
+                sys.exit(f"error: {e}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -92,23 +91,19 @@ class SweepSummary(Callback):
         return math.isnan(value), -value if self.direction == "maximize" else value
 
 
-def task_objective(config: DictConfig) -> tuple[str, str]:
-    """``(optimized_metric, optimized_direction)`` of the task ``config``'s data holds, for data whose task is known
-    only once read (a CSV's target decides it): read here, once, in the process that launches the jobs."""
-    data: InMemoryDataModule = instantiate(config.data)
-    data.read()
-    return TASKS[data.task].optimized
-
-
 def job_name(overrides: list[str], excluded: list[str], fallback: str) -> str:
     """``hydra.sweep.subdir``: a job's folder, named by the overrides that differ between the jobs of its multirun
-    (``lr=0.01``), so that TensorBoard's short Trial ID column tells them apart; Hydra's ``override_dirname``
-    (``fallback``) when none differs or the multirun did not say what they share."""
-    shared = set(json.loads(os.environ.get(SHARED, "[]")))
+    (``lr=0.01``), so that TensorBoard's short Trial ID column tells them apart; a swept path by its file name
+    (``data.path=b.csv``). Hydra's ``override_dirname`` (``fallback``, without the ``excluded`` keys) when none
+    differs or the multirun did not say what they share."""
+    if SHARED not in os.environ:
+        return fallback
+    shared = set(json.loads(os.environ[SHARED]))
     parsed = OverridesParser.create().parse_overrides(overrides)
-    differing = sorted(line for line, o in zip(overrides, parsed, strict=True)
-                       if canonical(o) not in shared and o.get_key_element().lstrip("+~") not in excluded)
-    return ",".join(differing) or fallback
+    differing = [o for o in parsed if canonical(o) not in shared]
+    names = [f"{o.get_key_element()}={Path(o.get_value_element_as_str()).name}" if o.key_or_group in excluded
+             else o.input_line for o in differing]
+    return ",".join(sorted(names)) or fallback
 
 
 def canonical(override: Override) -> str:

@@ -14,10 +14,11 @@ from mlp_template.data import InMemoryDataModule
 from mlp_template.errors import UserError
 from mlp_template.learning_rate import find_lr
 from mlp_template.module import Learner
+from mlp_template.objective import settle
 from mlp_template.panels import Panel
 from mlp_template.panels.hparams import hyperparameters, write_tested
 from mlp_template.runs.checkpoints import AtomicCheckpointIO, best_checkpoint, read_checkpoint
-from mlp_template.runs.config import check_checkpoint_data, settle_objective, validate
+from mlp_template.runs.config import check_checkpoint_data, validate
 from mlp_template.runs.folders import (
     build_logger,
     checkpoint_file,
@@ -84,9 +85,10 @@ def checked_run(cfg: DictConfig) -> tuple[DictConfig, InMemoryDataModule, Path |
         validate(used)  # one line per mistake
         datamodule: InMemoryDataModule = instantiate(used.data)
         datamodule.read()  # a bad file or value is named here, before the network is built
-        settle_objective(used, datamodule.task)  # null: the task's own metric, known now
-        cfg.optimized_metric, cfg.optimized_direction = used.optimized_metric, used.optimized_direction  # train.py's
-        check_checkpoint_data(used, datamodule.signature())
+        settle(used, datamodule.task)  # a null optimized_metric: the task's own, known now (objective.py)
+        # The caller's config names the same metric: train.py returns it to a sweeper (a resume's used is a copy).
+        cfg.optimized_metric, cfg.optimized_direction = used.optimized_metric, used.optimized_direction
+        check_checkpoint_data(used, datamodule.signature(), same_run=used is not cfg)
     except UserError:
         discard_refused_run(cfg.output_dir)
         raise

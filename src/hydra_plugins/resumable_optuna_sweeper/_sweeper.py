@@ -26,7 +26,7 @@ class ResumableOptunaSweeper(OptunaSweeper):
         search = self.sweeper  # the plugin's implementation, which runs the search loop
         if search.direction is None:  # optimized_direction: null, the task's own (data=csv: its target decides)
             from mlp_template.errors import UserError
-            from mlp_template.sweep import task_objective
+            from mlp_template.objective import task_objective
 
             try:
                 search.direction = task_objective(search.config)[1]

@@ -123,15 +123,22 @@ def read_csv(path: Path, key: str) -> pd.DataFrame:
         raise DataError(f"{where}: the file is empty; a CSV needs a header row and rows of values") from e
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         raise DataError(f"{where}: not a CSV file ({str(e).splitlines()[0]})") from e
-    # A first line of values: numbers where the values are numbers, one at least with a fraction (a header may name
-    # columns by whole numbers, such as years).
-    names = [str(name) for name in frame.columns if is_numeric(frame[name])]
-    if names and all(is_number(name) for name in names) and not all(float(name).is_integer() for name in names):
+    if first_line_holds_values(frame):
         raise DataError(f"{where}: no header row: its first line holds values ({', '.join(map(str, frame.columns[:4]))}"
                         f"{', ...' if len(frame.columns) > 4 else ''}); add a first line naming the columns")
     if frame.empty:
         raise DataError(f"{where}: a header row only, no rows of values")
     return frame
+
+
+def first_line_holds_values(frame: pd.DataFrame) -> bool:
+    """Whether the header pandas read is a first row of values: numbers above the numeric columns, one at least with
+    a fraction or among its column's values (a header may name columns by whole numbers, such as years)."""
+    numeric = [name for name in frame.columns if is_numeric(frame[name])]
+    if not numeric or not all(is_number(name) for name in numeric):
+        return False
+    return any(not float(name).is_integer() or frame[name].min() <= float(name) <= frame[name].max()
+               for name in numeric)
 
 
 def is_numeric(column: pd.Series) -> bool:

@@ -90,8 +90,7 @@ class ConfusionMatrix(Panel):
         return data["task"] == "classification"  # images or a table's rows; not the next token (too many classes)
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        data = pl_module.hparams["data"]  # a table's class names; images' classes are their numbers
-        self.classes = tuple(data.get("classes") or map(str, range(data["output_size"])))
+        self.classes = tuple(pl_module.task.names)  # a table's labels; images' classes are their numbers (tasks.py)
 
     def on_validation_batch_end(
         self,

@@ -16,7 +16,7 @@ from torch.utils.tensorboard.summary import hparams
 TESTED = "tested"  # the sub-run of the tested weights' metrics and the run's hyperparameters
 KNOBS = ("lr", "batch_size", "epochs", "optimizer", "model.hidden_sizes")  # shown for every run
 NOT_KNOBS = ("ckpt_path", "output_dir", "data.root", "data.path", "hparams_search")  # where, not how
-# Knobs that take any real number: lr=1 is the number 1.0, filtered and plotted beside lr=0.1, not the text "1".
+# Knobs that take any real number, even typed as an integer: lr=1 is the number 1.0, beside lr=0.1, not the text "1".
 REAL = ("lr", "model.dropout", "optimizer.lr", "optimizer.momentum", "optimizer.weight_decay", "scheduler.gamma",
         "scheduler.eta_min")
 
@@ -24,8 +24,8 @@ REAL = ("lr", "model.dropout", "optimizer.lr", "optimizer.momentum", "optimizer.
 def hyperparameters(cfg: DictConfig) -> dict[str, float | str]:
     """The knobs of every run (``KNOBS``) and the keys this run's command line set (``seed=1``, ``model.dropout``).
 
-    Real-valued knobs (``REAL``) are numbers (filters by range, a log axis); the rest, integers included, is text,
-    as the table would print 32 as 32.000.
+    Decimal numbers, and the real-valued knobs (``REAL``) however typed, are numbers (filters by range, a log
+    axis); the rest, integers included, is text, as the table would print 32 as 32.000.
     """
     keys = list(KNOBS)
     if HydraConfig.initialized():
@@ -39,7 +39,7 @@ def hyperparameters(cfg: DictConfig) -> dict[str, float | str]:
             value = value.get("_target_", "").rsplit(".", 1)[-1] or OmegaConf.to_yaml(value).strip()
         elif not isinstance(value, str):
             value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
-        real = key in REAL and isinstance(value, int | float) and not isinstance(value, bool)
+        real = isinstance(value, float) or (key in REAL and isinstance(value, int) and not isinstance(value, bool))
         params[key.removeprefix("model.")] = float(value) if real else str(value)
     return params
 

@@ -20,7 +20,6 @@ from mlp_template.errors import UserError
 from mlp_template.model import ACTIVATIONS, build_network
 from mlp_template.runs.checkpoints import check_network, check_resumable, read_checkpoint
 from mlp_template.runs.folders import checkpoint_file, newest_last, run_of_checkpoint
-from mlp_template.tasks import TASKS, metric_names
 
 
 class ConfigError(UserError):
@@ -188,17 +187,21 @@ def check_checkpoint(cfg: DictConfig, resume: bool) -> None:
 SHAPE = ("task", "input_shape", "input_dtype", "vocab_size", "output_size")  # what the network's weights fit
 
 
-def check_checkpoint_data(cfg: DictConfig, data: dict) -> None:
-    """The checkpoint a run resumes from was trained on data of the shape this config's data has (``data``, its
-    signature, known once read): the same task, inputs and outputs."""
+def check_checkpoint_data(cfg: DictConfig, data: dict, same_run: bool) -> None:
+    """The checkpoint a run starts from fits this config's data (``data``, its signature, known once read).
+
+    ``same_run``, a resume in the checkpoint's own run: the very data, preprocessing included (a CSV edited since
+    would move rows between the splits). Otherwise, a checkpoint from elsewhere: data its network fits.
+    """
     if cfg.get("ckpt_path") is not None:
         path = checkpoint_file(cfg)
-        check_same_data(path, read_checkpoint(path)["hyper_parameters"]["data"], data, SHAPE)
+        saved = read_checkpoint(path)["hyper_parameters"]["data"]
+        check_same_data(path, saved, data, None if same_run else SHAPE)
 
 
 def check_same_data(path: Path, saved: dict, data: dict, keys: tuple[str, ...] | None = None) -> None:
     """``data`` (a data module's signature) matches ``saved``, the one checkpoint ``path`` was trained with: in
-    ``keys``, or in everything, preprocessing included (None: a test on other preprocessing is another test)."""
+    ``keys`` (``SHAPE``: what the weights fit), or in every key when None."""
     for key in keys or dict.fromkeys([*saved, *data]):
         if saved.get(key) == data.get(key):
             continue
@@ -207,21 +210,6 @@ def check_same_data(path: Path, saved: dict, data: dict, keys: tuple[str, ...] |
                               f"checkpoint, {data.get(key)} for this config's data")
         raise ConfigError(f"ckpt_path={path} was trained on other data: its {key} differs from the data read now "
                           "(has the data file changed since?); give the data it was trained on")
-
-
-def settle_objective(cfg: DictConfig, task: str) -> None:
-    """Give ``optimized_metric`` and ``optimized_direction`` left null (conf/objective/task.yaml) the values of
-    ``task`` (known once the data is read: a CSV's target decides it), and check that the metric is one a run of
-    ``task`` reports."""
-    if (cfg.optimized_metric is None) != (cfg.optimized_direction is None):
-        raise ConfigError(f"optimized_metric={cfg.optimized_metric} optimized_direction={cfg.optimized_direction}: "
-                          "give both, or neither (null: the task's own)")
-    if cfg.optimized_metric is None:
-        cfg.optimized_metric, cfg.optimized_direction = TASKS[task].optimized
-    if cfg.optimized_metric not in (names := metric_names(task)):
-        metric, direction = TASKS[task].optimized
-        raise ConfigError(f"optimized_metric={cfg.optimized_metric}: a {task} run reports {', '.join(names)}; "
-                          f"e.g. optimized_metric={metric} optimized_direction={direction}")
 
 
 def checkpoint_config(ckpt_path: str, data_files: bool) -> DictConfig:

@@ -97,11 +97,16 @@ def run_of_checkpoint(path: Path) -> DictConfig:
     return cfg
 
 
+# The data keys a resume may change: how the examples are read and batched, not which are in which split.
+HOW_DATA_IS_READ = ("batch_size", "seed", "shuffle", "root", "download")
+
+
 def resumed_config(cfg: DictConfig) -> DictConfig:
     """For ``python train.py ckpt_path=...``: the run's saved config, with the keys typed on this command line.
 
     A resume continues the run as it was configured (not with today's defaults); ``epochs=40`` trains it longer.
-    Config groups (``optimizer=adam``) cannot change mid-run: the checkpoint holds that optimizer's state.
+    Config groups (``optimizer=adam``) cannot change mid-run: the checkpoint holds that optimizer's state; nor can
+    the data and its splits (``data.split_seed``): the validation and test examples would move into training.
     """
     saved = saved_config(Path(cfg.output_dir)) if cfg.get("ckpt_path") and HydraConfig.initialized() else None
     if saved is None:  # a new run, a checkpoint from outside a run folder, or a caller without a command line
@@ -114,6 +119,11 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
             if used.get(key) != override.value():  # the run's own choice, typed again, is fine
                 raise UserError(f"{override.input_line}: a resumed run keeps its config groups ({key}="
                                 f"{used.get(key)}); change values, or start a new run")
+            continue
+        if key.startswith("data.") and key.removeprefix("data.") not in HOW_DATA_IS_READ:
+            if OmegaConf.select(saved, key) != OmegaConf.select(cfg, key):  # the run's own value, typed again, is fine
+                raise UserError(f"{override.input_line}: a resumed run keeps its data and splits ({key}="
+                                f"{OmegaConf.select(saved, key)}); start a new run for other data")
             continue
         if override.is_delete():
             parent, _, leaf = key.rpartition(".")
