@@ -68,8 +68,10 @@ def test_a_bad_csv_gets_one_line_before_any_work(tmp_path: Path, case: str) -> N
 
 
 def test_a_header_may_name_columns_by_whole_numbers(tmp_path: Path) -> None:
-    """Years as column names are a header, not a first row of values; data.target=2021 names its column."""
-    path = write(tmp_path, "2019,2020,2021\n" + "".join(f"{i},{i + 1.5},{2 * i + 0.5}\n" for i in range(40)))
+    """Years as column names are a header, not a first row of values, even when one lies among its column's values
+    (2020 here); data.target=2021 names its column."""
+    rows = "".join(f"{i},{2000 + i},{2 * i + 0.5}\n" for i in range(40))
+    path = write(tmp_path, "2019,2020,2021\n" + rows)
     value = main(compose_config(tmp_path / "run", "data=csv", f"data.path={path}", "data.target=2021", "debug=fast"))
     assert value == json.loads((tmp_path / "run" / "metrics.json").read_text())["val/loss"]  # a regression's
 
@@ -94,7 +96,7 @@ def test_eval_tests_the_split_it_trained_on_and_refuses_a_changed_file(tmp_path:
 
 def test_a_resume_keeps_its_data_and_splits(tmp_path: Path) -> None:
     """A resumed run trains on the examples it started with: another split, or a CSV edited since, is refused in one
-    line, and the run is left as it was."""
+    line, and the run is left as it was; the same file moved elsewhere is fine."""
     path = write(tmp_path, GOOD)
 
     def train_py(*overrides: str) -> subprocess.CompletedProcess:
@@ -103,14 +105,17 @@ def test_a_resume_keeps_its_data_and_splits(tmp_path: Path) -> None:
 
     assert train_py("data=csv", f"data.path={path}", "data.target=price", "debug=fast").returncode == 0
     (checkpoint,) = (tmp_path / "logs" / "runs").glob("*/checkpoints/last.ckpt")
-    before = checkpoint.read_bytes()
     moved = train_py("ckpt_path=last", "epochs=2", "data.split_seed=1")
     assert (moved.returncode, moved.stderr) == (1, "error: data.split_seed=1: a resumed run keeps its data and splits "
                                                    "(data.split_seed=0); start a new run for other data\n")
-    path.write_text(GOOD + "41,red,1000.0\n")
-    edited = train_py("ckpt_path=last", "epochs=2")
-    assert edited.returncode == 1 and edited.stderr.startswith(f"error: ckpt_path={checkpoint} "
-                                                               "was trained on other data: its input_mean differs")
+    elsewhere = path.rename(tmp_path / "table_moved.csv")
+    resumed = train_py("ckpt_path=last", "epochs=2", "data=csv", f"data.path={elsewhere}")  # the run's data group
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    before = checkpoint.read_bytes()
+    elsewhere.write_text(GOOD + "41,red,1000.0\n")
+    edited = train_py("ckpt_path=last", "epochs=3")
+    assert edited.returncode == 1 and edited.stderr.startswith(f"error: ckpt_path={checkpoint} was trained on other "
+                                                               "data: its input_mean differs")
     assert checkpoint.read_bytes() == before
 
 

@@ -81,27 +81,31 @@ def test_a_csv_sweep_ranks_by_its_tasks_metric_and_names_jobs_by_what_differs(tm
     assert accuracies == sorted(accuracies, reverse=True) and "val/r2" not in rows[0]
 
 
-def test_sweeping_the_data_needs_an_objective_and_names_each_job_by_its_file(tmp_path) -> None:
-    """Jobs whose data differs could differ in task: with the task's own (null) objective the sweep is refused in
-    one line before any job; given one, each job's folder is named by the file it read (a path is no folder name)."""
+def test_sweeping_what_decides_the_task_needs_an_objective_and_each_path_names_its_job(tmp_path) -> None:
+    """Jobs whose data differs could differ in task, and so in the metric that ranks them: unless the command line
+    gives the objective the sweep is refused in one line before any job. Given one, each job's folder is named by
+    its whole path, as one folder name: two files called the same in two folders are two jobs."""
     content = "size,colour\n" + "".join(f"{i},{'red' if i % 3 else 'blue'}\n" for i in range(60))
-    tables = [tmp_path / "a" / "first.csv", tmp_path / "b" / "second.csv"]
+    tables = [tmp_path / "a" / "data.csv", tmp_path / "b" / "data.csv"]
     for table in tables:
         table.parent.mkdir()
         table.write_text(content)
     swept = ["data=csv", f"data.path={tables[0]},{tables[1]}", "data.target=colour", "debug=fast"]
-    refused = subprocess.run(multirun(tmp_path / "refused", *swept), cwd=ROOT, capture_output=True, text=True,
-                             timeout=300)
-    assert refused.returncode == 1 and refused.stderr == (
-        "error: data.path is swept and optimized_metric is null (the task's own, which the data decides): give both,"
-        " e.g. optimized_metric=val/loss optimized_direction=minimize\n")
-    assert not (tmp_path / "refused").exists()
+    for sweep in (swept, ["data=digits,diabetes", "debug=fast"]):
+        refused = subprocess.run(multirun(tmp_path / "refused", *sweep), cwd=ROOT, capture_output=True, text=True,
+                                 timeout=300)
+        key = sweep[1].split("=")[0] if sweep is swept else "data"
+        assert refused.returncode == 1 and refused.stderr == (
+            f"error: {key} is swept: its jobs can differ in task, and so in the metric that ranks them; give both, "
+            "e.g. optimized_metric=val/loss optimized_direction=minimize\n")
+        assert not (tmp_path / "refused").exists()
     ranked = [*swept, "optimized_metric=val/acc", "optimized_direction=maximize"]
     result = subprocess.run(multirun(tmp_path / "sweep", *ranked), cwd=ROOT, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(path.name for path in (tmp_path / "sweep").iterdir() if path.is_dir()) == [
-        "data.path=first.csv", "data.path=second.csv"]
+    folders = sorted(path.name for path in (tmp_path / "sweep").iterdir() if path.is_dir())
+    assert len(folders) == 2 and folders[0].endswith("_a_data.csv") and folders[1].endswith("_b_data.csv")
+    assert all(folder.startswith("data.path=") and "/" not in folder for folder in folders)
 
 
 def hparams_request(url: str, what: str, body: dict) -> dict:

@@ -2,8 +2,8 @@
 
 Each data option picks them (conf/objective/). ``data=csv`` leaves both null, the task's own, since its target
 decides the task once the file is read: a run settles them after reading its data (``settle``); a multirun, in the
-process that launches its jobs, by reading the data once (``task_objective``), so its summary and an Optuna study
-rank by the same metric the jobs return.
+process that launches its jobs, by reading the data once (``multirun_objective``), so its summary and an Optuna
+study rank by the same metric the jobs return.
 """
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -29,21 +29,26 @@ def settle(cfg: DictConfig, task: str) -> None:
                           f"e.g. optimized_metric={metric} optimized_direction={direction}")
 
 
-def task_objective(config: DictConfig) -> tuple[str, str]:
-    """``(optimized_metric, optimized_direction)`` of the task a multirun's data holds, read once; refused in one
-    line when the jobs could differ in task (a data key is swept) or every job would refuse the data."""
-    if swept := [key for key in swept_keys(config) if key == "data" or key.startswith("data.")]:
-        raise ConfigError(f"{swept[0]} is swept and optimized_metric is null (the task's own, which the data decides):"
-                          " give both, e.g. optimized_metric=val/loss optimized_direction=minimize")
+# What decides a run's task, and so the metric that ranks it: jobs differing in one of these can differ in task.
+TASK_KEYS = ("data", "data.task", "data.target", "data.path")
+
+
+def multirun_objective(config: DictConfig) -> tuple[str, str]:
+    """``(optimized_metric, optimized_direction)`` a multirun ranks its jobs by (and an Optuna study optimises):
+    the config's, or when null the task its data holds, read once. Refused in one line when the jobs could differ
+    in task (a ``TASK_KEYS`` key is swept) and the command line does not give both, or every job would refuse the
+    data."""
+    overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+    typed = {o.key_or_group for o in overrides if not o.is_sweep_override()}
+    swept = [o.key_or_group for o in overrides if o.is_sweep_override()] + list(
+        OmegaConf.select(config, "hydra.sweeper.params") or {})  # an Optuna search's space
+    if (task_keys := [key for key in swept if key in TASK_KEYS]) and not {
+            "optimized_metric", "optimized_direction"} <= typed:
+        raise ConfigError(f"{task_keys[0]} is swept: its jobs can differ in task, and so in the metric that ranks "
+                          "them; give both, e.g. optimized_metric=val/loss optimized_direction=minimize")
+    if config.optimized_metric is not None:
+        return config.optimized_metric, config.optimized_direction
     validate(config, resume=False)
     data: InMemoryDataModule = instantiate(config.data)
     data.read()
     return TASKS[data.task].optimized
-
-
-def swept_keys(config: DictConfig) -> list[str]:
-    """The keys a multirun varies: its sweep overrides (``lr=0.01,0.1``, ``choice(...)``) and an Optuna search's
-    ``params``."""
-    overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
-    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    return [o.key_or_group for o in overrides if o.is_sweep_override()] + list(params)

@@ -23,7 +23,7 @@ from lightning import Trainer
 from omegaconf import DictConfig, OmegaConf
 
 from mlp_template.errors import UserError
-from mlp_template.objective import task_objective
+from mlp_template.objective import multirun_objective
 
 SHARED = "MLP_TEMPLATE_SHARED_OVERRIDES"  # the overrides every job of the running multirun shares (JSON list)
 
@@ -57,11 +57,10 @@ class SweepSummary(Callback):
         folders, and their names in TensorBoard, show only what differs between them (``job_name``)."""
         overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
         os.environ[SHARED] = json.dumps([canonical(o) for o in overrides if not o.is_sweep_override()])
-        if self.metric is None:  # the task's own: read the data once (objective.py)
-            try:
-                self.metric, self.direction = task_objective(config)
-            except UserError as e:  # SystemExit: Hydra turns a callback's exceptions into warnings and goes on
-                sys.exit(f"error: {e}")
+        try:  # the metric the jobs return: the config's, or the task's own (objective.py)
+            self.metric, self.direction = multirun_objective(config)
+        except UserError as e:  # SystemExit: Hydra turns a callback's exceptions into warnings and goes on
+            sys.exit(f"error: {e}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -93,17 +92,22 @@ class SweepSummary(Callback):
 
 def job_name(overrides: list[str], excluded: list[str], fallback: str) -> str:
     """``hydra.sweep.subdir``: a job's folder, named by the overrides that differ between the jobs of its multirun
-    (``lr=0.01``), so that TensorBoard's short Trial ID column tells them apart; a swept path by its file name
-    (``data.path=b.csv``). Hydra's ``override_dirname`` (``fallback``, without the ``excluded`` keys) when none
+    (``lr=0.01``), so that TensorBoard's short Trial ID column tells them apart; a swept path as one folder name
+    (``data.path=v1_data.csv``). Hydra's ``override_dirname`` (``fallback``, without the ``excluded`` keys) when none
     differs or the multirun did not say what they share."""
     if SHARED not in os.environ:
         return fallback
     shared = set(json.loads(os.environ[SHARED]))
     parsed = OverridesParser.create().parse_overrides(overrides)
     differing = [o for o in parsed if canonical(o) not in shared]
-    names = [f"{o.get_key_element()}={Path(o.get_value_element_as_str()).name}" if o.key_or_group in excluded
-             else o.input_line for o in differing]
+    names = [f"{o.get_key_element()}={flat(o.value())}" if o.key_or_group in excluded else o.input_line
+             for o in differing]
     return ",".join(sorted(names)) or fallback
+
+
+def flat(path: str) -> str:
+    """A path as one folder name, as distinct as the paths are: ``/data/v1/t.csv`` -> ``data_v1_t.csv``."""
+    return "_".join(part for part in Path(path).parts if part not in ("/", "..", "."))
 
 
 def canonical(override: Override) -> str:

@@ -26,10 +26,10 @@ class ResumableOptunaSweeper(OptunaSweeper):
         search = self.sweeper  # the plugin's implementation, which runs the search loop
         if search.direction is None:  # optimized_direction: null, the task's own (data=csv: its target decides)
             from mlp_template.errors import UserError
-            from mlp_template.objective import task_objective
+            from mlp_template.objective import multirun_objective
 
             try:
-                search.direction = task_objective(search.config)[1]
+                search.direction = multirun_objective(search.config)[1]
             except UserError as e:  # data every trial would refuse: one line, as train.py says it
                 sys.exit(f"error: {e}")
         if search.storage is None:  # an in-memory study: nothing to continue

@@ -133,12 +133,13 @@ def read_csv(path: Path, key: str) -> pd.DataFrame:
 
 def first_line_holds_values(frame: pd.DataFrame) -> bool:
     """Whether the header pandas read is a first row of values: numbers above the numeric columns, one at least with
-    a fraction or among its column's values (a header may name columns by whole numbers, such as years)."""
+    a fraction, or each among its column's values. A header may name columns by whole numbers (years, or pandas'
+    0, 1, 2 ...), which rarely all fall among the values below them."""
     numeric = [name for name in frame.columns if is_numeric(frame[name])]
     if not numeric or not all(is_number(name) for name in numeric):
         return False
-    return any(not float(name).is_integer() or frame[name].min() <= float(name) <= frame[name].max()
-               for name in numeric)
+    return not all(float(name).is_integer() for name in numeric) or all(
+        frame[name].min() <= float(name) <= frame[name].max() for name in numeric)
 
 
 def is_numeric(column: pd.Series) -> bool:

@@ -13,19 +13,21 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
+from mlp_template.runs.config import POSITIVE_INT, RULES, SEED
+
 TESTED = "tested"  # the sub-run of the tested weights' metrics and the run's hyperparameters
 KNOBS = ("lr", "batch_size", "epochs", "optimizer", "model.hidden_sizes")  # shown for every run
 NOT_KNOBS = ("ckpt_path", "output_dir", "data.root", "data.path", "hparams_search")  # where, not how
-# Knobs that take any real number, even typed as an integer: lr=1 is the number 1.0, beside lr=0.1, not the text "1".
-REAL = ("lr", "model.dropout", "optimizer.lr", "optimizer.momentum", "optimizer.weight_decay", "scheduler.gamma",
-        "scheduler.eta_min")
+# Knobs that only take whole numbers: shown as text, as the table would print batch_size 32 as 32.000. Every other
+# number is a number, whatever a job typed (lr=1 beside lr=0.1, val_size=180 beside 0.1), so each column has one type.
+WHOLE = [key for key, rule in RULES.items() if rule in (POSITIVE_INT, SEED)]
 
 
 def hyperparameters(cfg: DictConfig) -> dict[str, float | str]:
     """The knobs of every run (``KNOBS``) and the keys this run's command line set (``seed=1``, ``model.dropout``).
 
-    Decimal numbers, and the real-valued knobs (``REAL``) however typed, are numbers (filters by range, a log
-    axis); the rest, integers included, is text, as the table would print 32 as 32.000.
+    Numbers are numbers (filters by range, a log axis), except the knobs that only take whole numbers (``WHOLE``);
+    the rest is text.
     """
     keys = list(KNOBS)
     if HydraConfig.initialized():
@@ -39,8 +41,8 @@ def hyperparameters(cfg: DictConfig) -> dict[str, float | str]:
             value = value.get("_target_", "").rsplit(".", 1)[-1] or OmegaConf.to_yaml(value).strip()
         elif not isinstance(value, str):
             value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
-        real = isinstance(value, float) or (key in REAL and isinstance(value, int) and not isinstance(value, bool))
-        params[key.removeprefix("model.")] = float(value) if real else str(value)
+        number = isinstance(value, int | float) and not isinstance(value, bool) and key not in WHOLE
+        params[key.removeprefix("model.")] = float(value) if number else str(value)
     return params
 
 

@@ -97,8 +97,9 @@ def run_of_checkpoint(path: Path) -> DictConfig:
     return cfg
 
 
-# The data keys a resume may change: how the examples are read and batched, not which are in which split.
-HOW_DATA_IS_READ = ("batch_size", "seed", "shuffle", "root", "download")
+# The data keys a resume may change: where the files are and how the examples are batched, not which examples are
+# in which split (a moved or other file is compared with the checkpoint's data once read: config.py).
+HOW_DATA_IS_READ = ("batch_size", "seed", "shuffle", "root", "download", "path")
 
 
 def resumed_config(cfg: DictConfig) -> DictConfig:
