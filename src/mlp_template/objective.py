@@ -42,8 +42,8 @@ def multirun_objective(config: DictConfig) -> tuple[str, str]:
     typed = {o.key_or_group for o in overrides if not o.is_sweep_override()}
     swept = [o.key_or_group for o in overrides if o.is_sweep_override()] + list(
         OmegaConf.select(config, "hydra.sweeper.params") or {})  # an Optuna search's space
-    if (task_keys := [key for key in swept if key in TASK_KEYS]) and not {
-            "optimized_metric", "optimized_direction"} <= typed:
+    given = {"optimized_metric", "optimized_direction"} <= typed
+    if (task_keys := [key for key in swept if key in TASK_KEYS]) and not given:
         raise ConfigError(f"{task_keys[0]} is swept: its jobs can differ in task, and so in the metric that ranks "
                           "them; give both, e.g. optimized_metric=val/loss optimized_direction=minimize")
     if config.optimized_metric is not None:
