@@ -7,12 +7,11 @@ Drawn with Pillow from the outputs ``validation_step`` returns (``module.py``): 
 import lightning as L
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from torch import Tensor
 
-from mlp_template.panels import Panel, add_picture, tensorboards
+from mlp_template.panels import FONT, Panel, add_picture, tensorboards
 
-FONT = ImageFont.load_default()
 SIZE, MARGIN = 280, 36  # pixels: the picture, and the room left of and under the plot for the axes' labels
 
 
