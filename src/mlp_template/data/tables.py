@@ -1,9 +1,9 @@
 """Numbers (and categories) -> a class or a number: the rows of a table, from a CSV file or scikit-learn's diabetes.
 
-Every column but the target is a feature: numeric columns are standardised, text columns become one-hot
-categories, both with what the training split holds. The target decides the task: text, or whole numbers with
-few distinct values, are classes; other numbers are a regression target, standardised for training (metrics and
-predictions are reported in its own units). csv_file.py reads a CSV and refuses what cannot be used.
+The data modules: read the table (csv_file.py), decide each column's kind (columns.py), deal with gaps, split, fit
+the encoding on the training rows (encoding.py), and say each decision in one line. The target decides the task:
+text, or whole numbers with few distinct values, are classes; other numbers are a regression target, standardised
+for training (metrics and predictions are reported in its own units). docs/tables.md has the details.
 """
 
 from pathlib import Path
@@ -14,9 +14,12 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
 from mlp_template.data import DataError, InMemoryDataModule, Split, frequency_baseline, split_sizes, split_three_ways
-from mlp_template.data.csv_file import check_values, is_number, is_numeric, read_csv
+from mlp_template.data.columns import as_numbers, convert, decide_kinds, listing
+from mlp_template.data.csv_file import check_finite, check_values, is_number, is_numeric, read_csv
+from mlp_template.data.encoding import categories_line, encode_rows, fit_encoding, said
 
 MAX_CLASSES = 20  # a target of whole numbers with at most this many distinct values holds classes
+MISSING = ("fill", "drop", "refuse")  # data.missing: what a gap in an input column does
 
 
 class TableDataModule(InMemoryDataModule):
@@ -27,11 +30,15 @@ class TableDataModule(InMemoryDataModule):
     source: str
 
     def __init__(
-        self, target: str, task: str | None, val_size: float, test_size: float, split_seed: int, **kwargs: float
+        self, target: str, task: str | None, val_size: float, test_size: float, split_seed: int,
+        missing: str = "fill", drop: list[str] = (), categorical: list[str] = (), min_frequency: int = 5,
+        **kwargs: float,
     ) -> None:
         super().__init__(**kwargs)
         self.target, self.task_given = str(target), task  # a column named by a number (2021) is still its name
         self.val_size, self.test_size, self.split_seed = val_size, test_size, split_seed
+        self.missing, self.min_frequency = missing, min_frequency
+        self.drop, self.categorical = [str(c) for c in drop], [str(c) for c in categorical]
         self.encoding: dict = {}  # fitted on the training rows: preprocessing()
         self.rows: dict[str, Tensor] = {}  # which rows of the table (from 0) went into each split
 
@@ -59,23 +66,73 @@ class TableDataModule(InMemoryDataModule):
 
     def load(self) -> dict[str, Split]:
         frame = self.frame()
-        if self.target not in frame.columns:
-            raise DataError(f"{self.source}: data.target={self.target} is not a column; the columns are: "
-                            f"{', '.join(map(str, frame.columns))}")
-        if len(frame.columns) < 2:
-            raise DataError(f"{self.source}: only the target column {self.target}; a table needs feature columns too")
-        check_values(frame, self.source)
-        self.task, why = choose_task(frame[self.target], self.task_given, self.source)
+        self.check_columns(frame)
+        kinds, lines = decide_kinds(frame, self.target, self.drop, self.categorical, self.source)
+        for line in lines:
+            say(line)
+        target = self.target_values(frame[self.target])
+        if missing_target := int(target.isna().sum()):
+            say(f"{missing_target} rows have no {self.target} (the target): left out")
+        inputs = self.gaps(convert(frame, kinds, self.source)[target.notna()], frame[target.notna()], kinds)
+        target = target[inputs.index]
+        self.task, why = choose_task(target, self.task_given, self.source)
         say(f"task: {self.task} ({why})")
         least = 2 if self.task == "regression" else 1  # R² compares a split's values with their mean: two at least
-        counts = split_sizes(len(frame), self.val_size, self.test_size, least, self.source, "rows")
-        self.rows = split_three_ways(len(frame), *counts, self.split_seed)
-        classes = sorted(class_names(frame[self.target]).unique(), key=class_order)
-        self.encoding = fit_encoding(frame.iloc[self.rows["train"].numpy()], self.target, self.task, classes)
-        features = encode_features(frame, self.encoding, self.source, unseen_categories="zeros")
+        counts = split_sizes(len(inputs), self.val_size, self.test_size, least, self.source, "rows")
+        positions = split_three_ways(len(inputs), *counts, self.split_seed)
+        self.rows = {name: torch.from_numpy(inputs.index.to_numpy()[rows.numpy()]) for name, rows in positions.items()}
+        train = inputs.iloc[positions["train"].numpy()]
+        classes = sorted(class_names(target).unique(), key=class_order)
+        self.encoding = fit_encoding(train, kinds, self.min_frequency) | fit_target(
+            target.iloc[positions["train"].numpy()], self.target, self.task, classes)
+        if line := categories_line(self.encoding, train):
+            say(line)
+        features, _ = encode_rows(inputs, self.encoding)
         x = (features - torch.tensor(self.encoding["input_mean"])) / torch.tensor(self.encoding["input_std"])
-        y = encode_targets(frame[self.target], self.encoding)
-        return {name: (x[rows], y[rows]) for name, rows in self.rows.items()}
+        y = encode_targets(target, self.encoding)
+        return {name: (x[rows], y[rows]) for name, rows in positions.items()}
+
+    def check_columns(self, frame: pd.DataFrame) -> None:
+        if self.target not in frame.columns:
+            raise DataError(f"{self.source}: data.target={self.target} is not a column; the columns are: "
+                            f"{listing(list(map(str, frame.columns)))}")
+        if len(frame.columns) < 2:
+            raise DataError(f"{self.source}: only the target column {self.target}; a table needs feature columns too")
+        if self.missing not in MISSING:
+            raise DataError(f"data.missing={self.missing}: must be one of {', '.join(MISSING)}")
+
+    def target_values(self, target: pd.Series) -> pd.Series:
+        """The target column; text that is numbers (``1,234``) read as numbers, unless it is given as classes."""
+        if self.task_given != "classification" and not is_numeric(target) and (numbers := as_numbers(target)) \
+                is not None:
+            say(f"the target {self.target} read as numbers (written as text: thousands separators, a currency or "
+                "percent sign)")
+            target = numbers.rename(self.target)
+        check_finite(target.to_frame(), self.source)
+        return target
+
+    def gaps(self, inputs: pd.DataFrame, frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
+        """The input rows, with their gaps as data.missing says: kept (filled when encoded), rows dropped, or
+        refused; each said in one line. ``frame``: the same rows as read (a date's gap is one, not three)."""
+        empty = [column for column in frame.columns if column != self.target and frame[column].isna().all()]
+        if self.missing == "refuse":
+            if empty:
+                raise DataError(f"{self.source}: column {empty[0]} is entirely empty; data.drop=[{empty[0]}] leaves "
+                                "it out (data.missing=fill leaves such columns out)")
+            check_values(frame, self.source, list(kinds))
+        gaps = {column: int(n) for column, n in frame[list(kinds)].isna().sum().items() if n}
+        if not gaps:
+            return inputs
+        if self.missing == "drop":
+            kept = inputs[frame[list(kinds)].notna().all(axis=1)]
+            say(f"data.missing=drop: {len(inputs) - len(kept)} rows with a gap left out, {len(kept)} kept; "
+                + said(gaps, "gaps"))
+            if kept.empty:
+                raise DataError(f"{self.source}: every row has a gap; data.missing=fill fills them instead")
+            return kept
+        say(said(gaps, "gaps filled (data.missing=fill: a number gets the training median and a was-missing input, "
+                       "a category the category 'missing')"))
+        return inputs
 
 
 class CsvDataModule(TableDataModule):
@@ -87,7 +144,10 @@ class CsvDataModule(TableDataModule):
         self.source = f"data.path={path}"
 
     def frame(self) -> pd.DataFrame:
-        return read_csv(self.path, "data.path")
+        frame, notes = read_csv(self.path, "data.path")
+        for line in notes:
+            say(line)
+        return frame
 
 
 class DiabetesDataModule(TableDataModule):
@@ -118,70 +178,18 @@ def choose_task(target: pd.Series, given: str | None, where: str) -> tuple[str, 
         return "classification", f"the target {target.name} holds text: {values} classes"
     whole = bool((target == target.round()).all())
     if whole and values <= MAX_CLASSES:
-        return "classification", f"the target {target.name} holds {values} different whole numbers: classes"
+        return "classification", (f"the target {target.name} holds {values} different whole numbers: classes; "
+                                  "data.task=regression treats them as numbers")
     return "regression", (f"the target {target.name} holds {values} different numbers; "
                           "data.task=classification treats them as classes")
 
 
-def fit_encoding(train: pd.DataFrame, target: str, task: str, classes: list[str]) -> dict:
-    """What the training rows say about each column, as plain values (the checkpoint keeps them for serving).
-
-    ``numeric``: the columns kept as numbers; ``categories``: each text column's values, one input each;
-    ``input_mean``/``input_std``: per input (0 and 1 for a category's input, which is 0 or 1 already); the
-    target's ``classes`` (those of every split, so no validation row has a class the output layer lacks), or its
-    ``target_mean``/``target_std``.
-    """
-    features = [column for column in train.columns if column != target]
-    numeric = [column for column in features if is_numeric(train[column])]
-    categories = {c: sorted(train[c].astype(str).unique()) for c in features if c not in numeric}
-    std = train[numeric].std(ddof=0).replace(0, 1)  # a constant column stays as it is, centred
-    width = sum(len(values) for values in categories.values())
-    encoding = {
-        "target": target,
-        "numeric": numeric,
-        "categories": categories,
-        "input_mean": [*map(float, train[numeric].mean()), *[0.0] * width],
-        "input_std": [*map(float, std), *[1.0] * width],
-    }
+def fit_target(target: pd.Series, name: str, task: str, classes: list[str]) -> dict:
+    """The target's part of the encoding: its ``classes`` (those of every split, so no validation row has a class the
+    output layer lacks), or the training rows' ``target_mean``/``target_std``."""
     if task == "classification":
-        encoding["classes"] = classes
-    else:
-        encoding["target_mean"] = float(train[target].mean())
-        encoding["target_std"] = float(train[target].std(ddof=0)) or 1.0
-    return encoding
-
-
-def encode_features(frame: pd.DataFrame, encoding: dict, where: str, unseen_categories: str = "error") -> Tensor:
-    """Rows -> the network's raw inputs (N, features): numeric columns as they are, then each category as a 0/1
-    input. A category the training rows never had: all its inputs 0 (``zeros``), or a one-line error (``error``)."""
-    parts = [torch.tensor(frame[encoding["numeric"]].to_numpy(dtype="float32"))]
-    for column, values in encoding["categories"].items():
-        cells = frame[column].astype(str)
-        if unseen_categories == "error" and not (known := cells.isin(values)).all():
-            row = int((~known).to_numpy().argmax())
-            raise DataError(f"{where}: column {column}, row {row + 1}: {cells.iloc[row]} is a category training never "
-                            f"saw; known: {', '.join(values)}")
-        codes = pd.Categorical(cells, categories=values).codes  # -1: unseen
-        parts.append(torch.nn.functional.one_hot(torch.tensor(codes + 1).long(), len(values) + 1)[:, 1:].float())
-    return torch.cat(parts, dim=1)
-
-
-def read_rows(path: Path, encoding: dict) -> Tensor:
-    """New rows for predict.py: a CSV with the training table's feature columns (the target may be absent, other
-    columns are ignored) -> the network's raw inputs, or a one-line error naming the file, column and row."""
-    where = f"inputs={path}"
-    frame = read_csv(path, "inputs")
-    features = [*encoding["numeric"], *encoding["categories"]]
-    if missing := [column for column in features if column not in frame.columns]:
-        raise DataError(f"{where}: no column {missing[0]}, which the network takes as an input; it needs: "
-                        f"{', '.join(features)}")
-    check_values(frame, where, features)
-    for column in encoding["numeric"]:
-        if not is_numeric(frame[column]):
-            row = int(pd.to_numeric(frame[column], errors="coerce").isna().to_numpy().argmax())
-            raise DataError(f"{where}: column {column}, row {row + 1}: {frame[column].iloc[row]} is not a number, "
-                            "and the network was trained on numbers there")
-    return encode_features(frame, encoding, where)
+        return {"target": name, "classes": classes}
+    return {"target": name, "target_mean": float(target.mean()), "target_std": float(target.std(ddof=0)) or 1.0}
 
 
 def encode_targets(target: pd.Series, encoding: dict) -> Tensor:

@@ -121,10 +121,13 @@ def predict(ckpt_path: str, inputs: str, output: str | None) -> Path:
     if data["task"] == "next_token":
         raise UserError(f"ckpt_path={cfg.ckpt_path}: a next-token network writes words: python generate.py "
                         f"ckpt_path={ckpt_path}")
-    if "numeric" in data:  # a table's network: rows with the training table's columns
-        from mlp_template.data.tables import read_rows  # imported here: only tables need pandas
+    table = None
+    if "kinds" in data:  # a table's network: rows with the training table's columns
+        from mlp_template.data.encoding import read_rows  # imported here: only tables need pandas
 
-        x = read_rows(Path(inputs), data)
+        table, x, lines = read_rows(Path(inputs), data)
+        for line in lines:
+            print(line)
         names = [str(row) for row in range(1, len(x) + 1)]  # rows counted from 1 under the header
     else:
         names, x = read_inputs(Path(inputs), tuple(data["input_shape"]))
@@ -133,9 +136,12 @@ def predict(ckpt_path: str, inputs: str, output: str | None) -> Path:
     out = Path(output) if output else Path(cfg.output_dir) / "predictions" / f"{Path(inputs).resolve().stem}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     header, rows = predictor.task.table(outputs, f"predicted_{data.get('target', 'class')}")
-    with open(out, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["input", *header])
-        writer.writerows([name, *row] for name, row in zip(names, rows, strict=True))
+    if table is not None:  # every input column as read (the target's true value too, where given), then the answers
+        table.assign(**dict(zip(header, zip(*rows, strict=True), strict=True))).to_csv(out, index=False)
+    else:
+        with open(out, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["input", *header])
+            writer.writerows([name, *row] for name, row in zip(names, rows, strict=True))
     print(f"{len(names)} predictions: {out.resolve()}")
     return out

@@ -1,0 +1,152 @@
+"""Which columns of a table are inputs, and what kind each is: a number, a category, or a date; and which are not
+inputs (row numbers, IDs and free text, empty columns). No Lightning here: predict.py reads its rows with the same
+code. docs/tables.md lists every decision.
+"""
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.api import guess_datetime_format
+
+from mlp_template.data import DataError
+from mlp_template.data.csv_file import check_finite, is_numeric
+
+MOSTLY_DIFFERENT = 0.9  # a text column with a different value in 90 % of its rows or more names rows: not an input
+DATE_PARTS = ("days", "month", "weekday")  # a date becomes three numbers: days since 1970 (standardised: since
+# the first date), month 1-12, day of week 0-6 (Monday 0)
+
+
+def listing(items: list[str], width: int = 160) -> str:
+    """``a, b, c … and N more``: as many items as fit in ``width`` characters, so a printed line stays short."""
+    shown: list[str] = []
+    for item in items:
+        if shown and len(", ".join([*shown, item])) > width:
+            break
+        shown.append(item[:width])
+    rest = len(items) - len(shown)
+    return ", ".join(shown) + (f" … and {rest} more" if rest else "")
+
+
+def decide_kinds(
+    frame: pd.DataFrame, target: str, drop: list[str], categorical: list[str], where: str
+) -> tuple[dict[str, str], list[str]]:
+    """``{column: "number" | "category" | "date"}`` for each input column, and the lines saying what was decided:
+    columns left out and why, text read as numbers, dates."""
+    for key, names in (("data.drop", drop), ("data.categorical", categorical)):
+        if unknown := [name for name in names if name not in frame.columns]:
+            raise DataError(f"{where}: {key}: no column {listing(unknown)}; the columns are: "
+                            f"{listing(list(map(str, frame.columns)))}")
+    kinds: dict[str, str] = {}
+    out: dict[str, list[str]] = {}
+    for column in frame.columns:
+        if column == target:
+            continue
+        why = "data.drop" if column in drop else left_out(frame[column], column in frame.attrs.get("unnamed", []))
+        if why:
+            out.setdefault(why, []).append(column)
+        else:
+            kinds[column] = kind(frame[column], column in categorical, where)
+    lines = [f"left out ({why}): {listing(names)}" for why, names in out.items()]
+    if text := [c for c, k in kinds.items() if k == "number" and not is_numeric(frame[c])]:
+        lines.append(f"read as numbers (written as text: thousands separators, a currency or percent sign): "
+                     f"{listing(text)}")
+    if dates := [c for c, k in kinds.items() if k == "date"]:
+        lines.append(f"dates, each as three numbers (the day, standardised: days since the first; month; day of week): "
+                     f"{listing(dates)}")
+    return kinds, lines
+
+
+def left_out(column: pd.Series, unnamed: bool) -> str | None:
+    """Why ``column`` is not an input, or None: it is one."""
+    values = column.dropna()
+    if values.empty:
+        return "entirely empty"
+    if is_numeric(column) and column.notna().all() and (column == column.round()).all():
+        ordered = np.sort(column.to_numpy())
+        if (ordered == np.arange(len(column))).all() or (ordered == np.arange(1, len(column) + 1)).all():
+            return "the row numbers, 0..n-1 or 1..n"
+    distinct = values.nunique()
+    if unnamed and distinct == len(column):
+        return "an unnamed first column with a different value in each row: row labels"
+    if not is_numeric(column) and as_numbers(column) is None and as_dates(column) is None \
+            and distinct > 10 and distinct >= MOSTLY_DIFFERENT * len(values):
+        return "a different value in (nearly) every row: IDs, names or free text"
+    return None
+
+
+def kind(column: pd.Series, categorical: bool, where: str) -> str:
+    if is_numeric(column):
+        if categorical and not (column.dropna() == column.dropna().round()).all():
+            raise DataError(f"{where}: data.categorical: column {column.name} holds fractions; only whole numbers "
+                            "(codes) can be categories")
+        return "category" if categorical else "number"
+    if as_numbers(column) is not None:
+        return "number"
+    return "date" if as_dates(column) is not None else "category"
+
+
+def as_numbers(column: pd.Series) -> pd.Series | None:
+    """Text that is numbers (``$1,234.50``, ``45%``, ``1 234``) as numbers (45% is 45), or None: it is text."""
+    numbers = number_cells(column)
+    return numbers if column.notna().any() and not (numbers.isna() & column.notna()).any() else None
+
+
+def number_cells(column: pd.Series) -> pd.Series:
+    """Each cell as a number, NaN where it is a gap or no number: a currency sign, thousands separators and a
+    percent sign are left out of the text first."""
+    if is_numeric(column):
+        return column.astype("float64")
+    text = column.astype("str").where(column.notna()).str.strip()
+    cleaned = (text.str.replace(r"^([-+]?)\s*[$€£¥]\s*", r"\1", regex=True).str.removesuffix("%")
+               .str.replace(r"(?<=\d)[, ](?=\d{3}(?:\D|$))", "", regex=True))
+    numbers = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    written_nan = cleaned.str.fullmatch(r"[-+]?nan", case=False).fillna(False).astype(bool)
+    return numbers.mask(written_nan, np.inf)  # a NaN written in the file is no gap: check_finite refuses it
+
+
+def as_dates(column: pd.Series) -> pd.Series | None:
+    """Text that is dates as datetimes (a gap or an unreadable date: NaT), or None: most of it is not dates. The
+    format is guessed from the first value (pandas' guess), then read at once for the whole column."""
+    if is_numeric(column):
+        return None
+    text = column.astype("str").where(column.notna())
+    values = text.dropna()
+    if values.empty or not (form := guess_datetime_format(values.iloc[0])):
+        return None
+    dates = pd.to_datetime(text, errors="coerce", format=form)
+    return dates if dates.notna().sum() >= 0.9 * len(values) else None
+
+
+def convert(frame: pd.DataFrame, kinds: dict[str, str], where: str) -> pd.DataFrame:
+    """The input columns as the network's encoding reads them: numbers (text read as numbers), categories as text
+    (whole-number codes without ``.0``), each date as three numbers (``DATE_PARTS``). Gaps stay gaps."""
+    columns = {}
+    for column, what in kinds.items():
+        if what == "number":
+            numbers = number_cells(frame[column])
+            if (bad := (numbers.isna() & frame[column].notna()).to_numpy()).any():
+                row = int(bad.argmax())
+                raise DataError(f"{where}: column {column}, row {row + 1}: {frame[column].iloc[row]} is not a number, "
+                                "and the network was trained on numbers there")
+            columns[column] = numbers
+        elif what == "date":
+            dates = as_dates(frame[column])
+            dates = dates if dates is not None else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+            columns |= {f"{column} ({part})": values for part, values in date_parts(dates).items()}
+        else:
+            columns[column] = category_text(frame[column])
+    converted = pd.DataFrame(columns, index=frame.index)
+    check_finite(converted, where)
+    return converted
+
+
+def date_parts(dates: pd.Series) -> dict[str, pd.Series]:
+    days = (dates - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400
+    return dict(zip(DATE_PARTS, (days, dates.dt.month.astype("float64"), dates.dt.weekday.astype("float64")),
+                    strict=True))
+
+
+def category_text(column: pd.Series) -> pd.Series:
+    """Category values as text, gaps kept: whole-number codes as ``3``, not ``3.0`` (a gap makes pandas read floats)."""
+    if is_numeric(column) and (column.dropna() == column.dropna().round()).all():
+        return column.astype("Int64").astype("string").astype(object).where(column.notna())
+    return column.astype(str).where(column.notna())
