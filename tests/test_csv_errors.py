@@ -16,9 +16,11 @@ from tests.conftest import ROOT, compose_config
 from tests.test_tasks import run_config
 from train import main
 
-GOOD = "size,colour,price\n" + "".join(f"{i},{'red' if i % 2 else 'blue'},{i * 1.5 + 0.25}\n" for i in range(1, 41))
+# 40 rows; sizes from 2, as sizes from 1 would be the row numbers 1..n (left out: not an input)
+GOOD = "size,colour,price\n" + "".join(f"{i},{'red' if i % 2 else 'blue'},{i * 1.5 + 0.25}\n" for i in range(2, 42))
 
 CASES = {  # name: (file content, or None for no file; data.target; the error after "error: data.path=<file>: ")
+    # and, where the case needs them, more overrides
     "no such file": (None, "price", "no such file"),
     "not a CSV": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\xff\xfe", "price", "not a CSV file ("),
     "no header": ("1,red,1.75\n2,blue,3.25\n3,red,4.75\n", "price",
@@ -30,18 +32,37 @@ CASES = {  # name: (file content, or None for no file; data.target; the error af
     "header only": ("size,colour,price\n", "price", "a header row only, no rows of values"),
     "no such target": (GOOD, "cost", "data.target=cost is not a column; the columns are: size, colour, price"),
     "missing value": (GOOD.replace("7,red,10.75", "7,,10.75"), "price",
-                      "column colour, row 7: a missing value; every cell needs a value (fill or drop such rows first)"),
+                      "column colour, row 6: a missing value; every cell needs a value with data.missing=refuse "
+                      "(data.missing=fill fills gaps, data.missing=drop drops rows)", "data.missing=refuse"),
+    "entirely empty column": (GOOD.replace("size,", "size,notes,").replace("\n1,", "\n1,,").replace(
+                              "red,", ",red,").replace("blue,", ",blue,").replace("\n1,,,", "\n1,,"), "price",
+                              "column notes is entirely empty; data.drop=[notes] leaves it out (data.missing=fill "
+                              "leaves such columns out)", "data.missing=refuse"),
     "infinite value": (GOOD.replace("9,red,13.75", "9,red,inf"), "price",
-                       "column price, row 9: inf; every cell needs a value (fill or drop such rows first)"),
+                       "column price, row 8: inf is no number the network can hold (finite, within ±3.4e38); correct "
+                       "it, or leave the cell empty"),
+    "beyond float32": (GOOD.replace("9,red,13.75", "1e39,red,13.75"), "price",
+                       "column size, row 8: 1e+39 is no number the network can hold (finite, within ±3.4e38)"),
+    "NaN written": (GOOD.replace("9,red,13.75", "NaN,red,13.75"), "price",
+                    "column size, row 8: NaN is no number the network can hold; correct it, or leave the cell empty"),
+    "a name twice": (GOOD.replace("size,colour,price", "price,colour,price"), "price",
+                     "the name price heads columns 1, 3; every column needs a name of its own"),
+    "not UTF-8 nor cp1252": (GOOD.encode().replace(b"7,red", b"7,r\x81\x8d"), "price",
+                             "not UTF-8, nor cp1252 (Windows, Latin-1); save it as UTF-8"),
+    "data.drop names no column": (GOOD, "price", "data.drop: no column weight; the columns are: size, colour, price",
+                                  "data.drop=[weight]"),
+    "no rows without a gap": ("size,colour,price\n" + "".join(f"{i},,{i}.5\n" if i % 2 else f",red,{i}.5\n"
+                                                              for i in range(40)), "price",
+                              "every row has a gap; data.missing=fill fills them instead", "data.missing=drop"),
     "one target value": (GOOD.replace("blue", "red"), "colour",
                          "the target colour holds one value only (red); there is nothing to learn"),
     "too few rows": ("size,colour,price\n1,red,2.5\n2,blue,3.5\n", "price",
                      "2 rows are too few for data.val_size=0.15 and data.test_size=0.15: the validation and test "
                      "splits need 2 each, and training at least one"),
-    "a regression split of one row": ("x,y\n" + "".join(f"{i},{i * 0.5}\n" for i in range(8)), "y",
+    "a regression split of one row": ("x,y\n" + "".join(f"{i * 3},{i * 0.5}\n" for i in range(8)), "y",
                                       "8 rows are too few for data.val_size=0.15 and data.test_size=0.15: the "
                                       "validation and test splits need 2 each"),
-    "text target for regression": (GOOD, "colour", "data.task=regression, but the target colour holds text (red), "
+    "text target for regression": (GOOD, "colour", "data.task=regression, but the target colour holds text (blue), "
                                                    "not numbers"),
 }
 
@@ -57,11 +78,12 @@ def write(folder: Path, content: str | bytes | None) -> Path:
 
 @pytest.mark.parametrize("case", CASES)
 def test_a_bad_csv_gets_one_line_before_any_work(tmp_path: Path, case: str) -> None:
-    content, target, message = CASES[case]
+    content, target, message, *overrides = CASES[case]
     path = write(tmp_path, content)
     task = ["data.task=regression"] if case == "text target for regression" else []
     with pytest.raises(SystemExit) as stop:
-        main(compose_config(tmp_path / "run", "data=csv", f"data.path={path}", f"data.target={target}", *task))
+        main(compose_config(tmp_path / "run", "data=csv", f"data.path={path}", f"data.target={target}", *task,
+                            *overrides))
     assert str(stop.value.code).startswith(f"error: data.path={path}: {message}")
     assert "\n" not in str(stop.value.code)
     assert not (tmp_path / "run").exists()  # nothing trained, nothing written
@@ -88,7 +110,7 @@ def test_eval_tests_the_split_it_trained_on_and_refuses_a_changed_file(tmp_path:
     metrics = train(run_config(tmp_path / "run", "data=csv", f"data.path={path}", "data.target=price", "debug=fast"))
     checkpoint = str(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert evaluate(checkpoint)["test/loss"] == pytest.approx(metrics["test/loss"])
-    path.write_text(GOOD + "41,red,1000.0\n")  # a row more: other standardisation, other splits
+    path.write_text(GOOD + "42,blue,1000.0\n")  # a row more: other standardisation, other splits
     with pytest.raises(UserError, match=rf"^ckpt_path={checkpoint} was trained on other data: its input_mean differs "
                                         r"from the data read now \(has the data file changed since\?\)"):
         evaluate(checkpoint)
@@ -112,7 +134,7 @@ def test_a_resume_keeps_its_data_and_splits(tmp_path: Path) -> None:
     resumed = train_py("ckpt_path=last", "epochs=2", "data=csv", f"data.path={elsewhere}")  # the run's data group
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     before = checkpoint.read_bytes()
-    elsewhere.write_text(GOOD + "41,red,1000.0\n")
+    elsewhere.write_text(GOOD + "42,blue,1000.0\n")
     edited = train_py("ckpt_path=last", "epochs=3")
     assert edited.returncode == 1 and edited.stderr.startswith(f"error: ckpt_path={checkpoint} was trained on other "
                                                                "data: its input_mean differs")
@@ -139,11 +161,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(("rows", "message"), [
-    ("size,colour\n1,red\n2,green\n", "column colour, row 2: green is a category training never saw; known: blue, red"),
     ("colour,price\nred,1\n", "no column size, which the network takes as an input; it needs: size, colour"),
-    ("size,colour\n1,red\n,blue\n", "column size, row 2: a missing value; every cell needs a value"),
     ("size,colour\n1,red\nbig,blue\n", "column size, row 2: big is not a number, and the network was trained on "
                                        "numbers there"),
+    ("size,colour\n1,red\n1e39,blue\n", "column size, row 2: 1e+39 is no number the network can hold"),
 ])
 def test_predict_names_what_its_rows_lack(trained: Path, tmp_path: Path, rows: str, message: str) -> None:
     inputs = tmp_path / "new.csv"
@@ -153,23 +174,26 @@ def test_predict_names_what_its_rows_lack(trained: Path, tmp_path: Path, rows: s
     assert str(error.value).startswith(f"inputs={inputs}: {message}")
 
 
-def test_predict_writes_a_number_per_row_and_the_target_may_be_absent(trained: Path, tmp_path: Path) -> None:
+def test_predict_answers_every_row_keeps_its_columns_the_target_may_be_absent(trained: Path, tmp_path: Path) -> None:
+    """An unseen category is read as 'other', a gap is filled as in training: each said in one line."""
     inputs = tmp_path / "new.csv"
-    inputs.write_text("colour,size\nred,3\nblue,40\n")  # any column order
+    inputs.write_text("colour,size,note\nred,3,a\nblue,40,b\ngreen,20,c\n,,d\n")  # any column order, one more
     result = subprocess.run([sys.executable, "predict.py", f"ckpt_path={trained}", f"inputs={inputs}",
                              f"output={tmp_path / 'out.csv'}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    assert f"inputs={inputs}: categories training never saw or saw in fewer than 5 rows, read as 'other': colour 2" \
+        in result.stdout.splitlines()
+    assert f"inputs={inputs}: gaps filled with the training median: size 1" in result.stdout.splitlines()
     lines = (tmp_path / "out.csv").read_text().splitlines()
-    assert lines[0] == "input,predicted_price" and [line.split(",")[0] for line in lines[1:]] == ["1", "2"]
-    assert float(lines[2].split(",")[1]) > float(lines[1].split(",")[1])  # bigger size, higher price: learned
-
+    assert lines[0] == "colour,size,note,predicted_price" and [line.split(",")[2] for line in lines[1:]] == list("abcd")
+    assert float(lines[2].split(",")[3]) > float(lines[1].split(",")[3])  # bigger size, higher price: learned
 
 
 def test_predict_py_gets_the_line_and_exit_status_1(trained: Path, tmp_path: Path) -> None:
     inputs = tmp_path / "new.csv"
-    inputs.write_text("size,colour\n1,green\n")
+    inputs.write_text("size,colour\nbig,red\n")
     result = subprocess.run([sys.executable, "predict.py", f"ckpt_path={trained}", f"inputs={inputs}"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
-    assert result.stderr == (f"error: inputs={inputs}: column colour, row 1: green is a category training never saw; "
-                             "known: blue, red\n")
+    assert result.stderr == (f"error: inputs={inputs}: column size, row 1: big is not a number, and the network was "
+                             "trained on numbers there\n")

@@ -20,16 +20,30 @@ class Classification:
 
     metric_names = ("acc",)
     optimized = ("val/acc", "maximize")  # what a sweep ranks runs by (conf/objective)
+    always = "always the most frequent class"  # the end line's baseline (always_scores)
 
     def __init__(self, data: dict) -> None:
         self.classes = data["output_size"]
         self.names = data.get("classes") or [str(c) for c in range(self.classes)]  # a table's labels, else numbers
+        self.balanced = "classes" in data  # a table's classes, often imbalanced: balanced accuracy too
 
     def loss(self, outputs: Tensor, y: Tensor) -> Tensor:
         return F.cross_entropy(outputs, y)
 
     def metrics(self) -> dict[str, Metric]:
-        return {"acc": MulticlassAccuracy(self.classes, average="micro")}
+        """Accuracy; for a table's classes also balanced accuracy, the mean of each class's recall (a network that
+        always answers the majority of 97 % scores 0.97 accuracy, but 0.5 balanced accuracy on two classes)."""
+        balanced = {"balanced_acc": MulticlassAccuracy(self.classes, average="macro")} if self.balanced else {}
+        return {"acc": MulticlassAccuracy(self.classes, average="micro"), **balanced}
+
+    def always_scores(self, train: Tensor, test: Tensor) -> dict[str, float]:
+        """What always answering the training rows' most frequent class scores on the test rows."""
+        majority = int(train.bincount().argmax())
+        present = test.unique()
+        scores = {"always/test/acc": float((test == majority).float().mean())}
+        if self.balanced:  # the majority class's recall is 1, every other class's 0
+            scores["always/test/balanced_acc"] = float(bool((present == majority).any())) / len(present)
+        return scores
 
     def judged(self, outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """What the metrics compare: here the logits (argmax is the class) and the true classes."""
@@ -53,6 +67,7 @@ class Regression:
 
     metric_names = ("mae", "r2")
     optimized = ("val/loss", "minimize")
+    always = "always the training mean"
 
     def __init__(self, data: dict) -> None:
         self.mean, self.std = data["target_mean"], data["target_std"]
@@ -78,6 +93,13 @@ class Regression:
     def in_units(self, standardised: Tensor) -> Tensor:
         return standardised * self.std + self.mean
 
+    def always_scores(self, train: Tensor, test: Tensor) -> dict[str, float]:
+        """What always answering the training rows' mean scores on the test rows, in the target's units."""
+        truth, guess = self.in_units(test.float()), float(self.in_units(train.float()).mean())
+        spread = float(((truth - truth.mean()) ** 2).sum()) or 1.0
+        return {"always/test/mae": float((truth - guess).abs().mean()),
+                "always/test/r2": 1 - float(((truth - guess) ** 2).sum()) / spread}
+
 
 class NextToken(Classification):
     """Logits, one per token of the vocabulary -> the next token: cross-entropy (nats per token); perplexity,
@@ -88,6 +110,9 @@ class NextToken(Classification):
 
     def metrics(self) -> dict[str, Metric]:
         return {"perplexity": Perplexity()}
+
+    def always_scores(self, train: Tensor, test: Tensor) -> dict[str, float]:
+        return {}  # the frequency baseline (baseline/val/loss) is the one to beat
 
     def judged(self, outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         return outputs.unsqueeze(1), y.unsqueeze(1)  # Perplexity scores sequences: each example is one of length 1

@@ -126,8 +126,9 @@ def final_test(
     metrics |= {name: float(value) for name, value in trainer.callback_metrics.items() if name.startswith("test/")}
     if (baseline := datamodule.baseline()) is not None:
         metrics["baseline/val/loss"] = baseline
+    metrics |= module.task.always_scores(datamodule.examples["train"][1], datamodule.examples["test"][1])
     log_hyperparams(trainer, cfg, metrics, epoch=saved["epoch"] if saved else max(trainer.current_epoch - 1, 0))
-    report(trainer, metrics)
+    report(trainer, metrics, test_rows=len(datamodule.examples["test"][1]))
     return metrics
 
 
@@ -152,8 +153,9 @@ def log_hyperparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, floa
             logger.finalize("success")  # flush now: trainer.test already closed the writer this call reopened
 
 
-def report(trainer: L.Trainer, metrics: dict[str, float]) -> None:
-    """Tell the person at the terminal what came out and where to look."""
+def report(trainer: L.Trainer, metrics: dict[str, float], test_rows: int) -> None:
+    """Tell the person at the terminal what came out, beside what answers that ignore the inputs score, and where to
+    look."""
     run_dir = Path(trainer.log_dir or trainer.default_root_dir).resolve()  # every DDP rank: log_dir is a broadcast
     if not trainer.is_global_zero:
         return
@@ -165,6 +167,11 @@ def report(trainer: L.Trainer, metrics: dict[str, float]) -> None:
         print("the last epoch: " + "  ".join(f"{n.removeprefix('last_epoch/')} {metrics[n]:.4f}" for n in last))
     if "baseline/val/loss" in metrics:
         print(f"baseline (ignores the inputs): val/loss {metrics['baseline/val/loss']:.4f}")
+    if always := [name for name in metrics if name.startswith("always/")]:
+        print(f"{trainer.lightning_module.task.always} (ignores the inputs): "
+              + "  ".join(f"{name.removeprefix('always/')} {metrics[name]:.4f}" for name in always))
+    if test_rows < 30:
+        print(f"the test figures come from {test_rows} examples only: read them as rough")
     print(f"best checkpoint: {best_checkpoint(trainer) or 'none (checkpointing off): tested the last weights'}")
     print(f"logs and checkpoints: {run_dir}")
     print(f"see the curves: tensorboard --logdir {run_dir}")

@@ -85,9 +85,11 @@ def kind(column: pd.Series, categorical: bool, where: str) -> str:
 
 
 def as_numbers(column: pd.Series) -> pd.Series | None:
-    """Text that is numbers (``$1,234.50``, ``45%``, ``1 234``) as numbers (45% is 45), or None: it is text."""
+    """Text that is numbers (``$1,234.50``, ``45%``, ``1 234``) as numbers (45% is 45), or None: it is text. A NaN
+    written in the file counts as a number here, for ``convert`` to refuse by name."""
     numbers = number_cells(column)
-    return numbers if column.notna().any() and not (numbers.isna() & column.notna()).any() else None
+    failed = numbers.isna() & column.notna() & ~written_nan(column)
+    return numbers if column.notna().any() and not failed.any() else None
 
 
 def number_cells(column: pd.Series) -> pd.Series:
@@ -98,9 +100,14 @@ def number_cells(column: pd.Series) -> pd.Series:
     text = column.astype("str").where(column.notna()).str.strip()
     cleaned = (text.str.replace(r"^([-+]?)\s*[$€£¥]\s*", r"\1", regex=True).str.removesuffix("%")
                .str.replace(r"(?<=\d)[, ](?=\d{3}(?:\D|$))", "", regex=True))
-    numbers = pd.to_numeric(cleaned, errors="coerce").astype("float64")
-    written_nan = cleaned.str.fullmatch(r"[-+]?nan", case=False).fillna(False).astype(bool)
-    return numbers.mask(written_nan, np.inf)  # a NaN written in the file is no gap: check_finite refuses it
+    return pd.to_numeric(cleaned, errors="coerce").astype("float64")
+
+
+def written_nan(column: pd.Series) -> pd.Series:
+    """Cells that spell NaN: no gap (those are empty, or ``?``, ``NA``...), but a value no network can hold."""
+    if is_numeric(column):
+        return pd.Series(False, index=column.index)
+    return column.astype("str").str.strip().str.fullmatch(r"[-+]?nan", case=False).fillna(False).astype(bool)
 
 
 def as_dates(column: pd.Series) -> pd.Series | None:
@@ -123,10 +130,14 @@ def convert(frame: pd.DataFrame, kinds: dict[str, str], where: str) -> pd.DataFr
     for column, what in kinds.items():
         if what == "number":
             numbers = number_cells(frame[column])
+            if (nan := written_nan(frame[column]).to_numpy()).any():
+                raise DataError(f"{where}: column {column}, row {frame.index[nan.argmax()] + 1}: "
+                                f"{frame[column].iloc[nan.argmax()]} is no number the network can hold; correct it, "
+                                "or leave the cell empty")
             if (bad := (numbers.isna() & frame[column].notna()).to_numpy()).any():
-                row = int(bad.argmax())
-                raise DataError(f"{where}: column {column}, row {row + 1}: {frame[column].iloc[row]} is not a number, "
-                                "and the network was trained on numbers there")
+                raise DataError(f"{where}: column {column}, row {frame.index[bad.argmax()] + 1}: "
+                                f"{frame[column].iloc[bad.argmax()]} is not a number, and the network was trained on "
+                                "numbers there")
             columns[column] = numbers
         elif what == "date":
             dates = as_dates(frame[column])

@@ -35,7 +35,9 @@ def fit_encoding(train: pd.DataFrame, kinds: dict[str, str], min_frequency: int)
         categories[column] = sorted(map(str, counts.index[counts >= min_frequency]))
     filled = train[numeric].fillna(medians)
     width = len(flags) + sum(len(values) + 1 for values in categories.values())
-    return {
+    return {  # input_mean first: the key a changed data file is named by (runs/config.py)
+        "input_mean": [*map(float, filled.mean()), *[0.0] * width],
+        "input_std": [*map(float, filled.std(ddof=0).replace(0, 1).fillna(1)), *[1.0] * width],
         "kinds": kinds,
         "numeric": numeric,
         "medians": [float(medians[column]) for column in numeric],
@@ -44,8 +46,6 @@ def fit_encoding(train: pd.DataFrame, kinds: dict[str, str], min_frequency: int)
         "min_frequency": min_frequency,
         "inputs": [*numeric, *(f"{column} (missing)" for column in flags),
                    *(f"{column}={value}" for column, values in categories.items() for value in [*values, OTHER])],
-        "input_mean": [*map(float, filled.mean()), *[0.0] * width],
-        "input_std": [*map(float, filled.std(ddof=0).replace(0, 1).fillna(1)), *[1.0] * width],
     }
 
 

@@ -70,6 +70,9 @@ class TableDataModule(InMemoryDataModule):
         kinds, lines = decide_kinds(frame, self.target, self.drop, self.categorical, self.source)
         for line in lines:
             say(line)
+        if not kinds:
+            raise DataError(f"{self.source}: no input column is left (each is said above); data.target={self.target} "
+                            "needs other columns to be predicted from")
         target = self.target_values(frame[self.target])
         if missing_target := int(target.isna().sum()):
             say(f"{missing_target} rows have no {self.target} (the target): left out")
