@@ -17,7 +17,7 @@ from mlp_template.errors import UserError
 SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")  # ImageFolder's IMG_EXTENSIONS
 
 
-def read_image(path: Path, shape: tuple[int, ...]) -> Tensor:
+def read_image(path: Path, shape: tuple[int, ...], where: str) -> Tensor:
     """One image file as pixels in [0, 1], ``shape`` (channels, height, width): grey (1) or RGB (3), resized to
     the run's size; shrinking averages areas (Pillow's BOX filter), as scikit-learn's 8x8 digits were made."""
     from PIL import Image  # imported here, as torchvision: only image files need them
@@ -27,15 +27,15 @@ def read_image(path: Path, shape: tuple[int, ...]) -> Tensor:
     try:
         image = default_loader(str(path))  # ImageFolder's loader: any mode Pillow reads, as RGB
     except OSError as e:  # Pillow's UnidentifiedImageError, a truncated file
-        raise UserError(f"{path}: not an image Pillow can read ({e})") from e
+        raise UserError(f"{where}: {path} is not an image Pillow can read ({e})") from e
     image = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.Resampling.BOX)
     pixels = np.asarray(image, dtype=np.float32).reshape(height, width, channels) / 255.0
     return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()  # (H, W, C) -> (C, H, W)
 
 
-def read_images(files: list[Path], shape: tuple[int, ...]) -> Tensor:
-    """Image files as one tensor (N, *shape), decoded once."""
-    return torch.stack([read_image(path, shape) for path in files])
+def read_images(files: list[Path], shape: tuple[int, ...], where: str) -> Tensor:
+    """Image files as one tensor (N, *shape), decoded once; ``where`` names the folder in errors."""
+    return torch.stack([read_image(path, shape, where) for path in files])
 
 
 def class_folders(root: Path, where: str) -> tuple[list[str], list[tuple[Path, int]]]:

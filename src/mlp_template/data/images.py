@@ -91,8 +91,8 @@ class ImageFolderDataModule(ImageDataModule):
         if len(self.classes) < 2:
             raise DataError(f"{where}: one class folder ({self.classes[0]}); a classifier needs two at least, "
                             "one sub-folder of images per class")
+        x = read_images([path for path, _ in samples], self.input_shape, where)  # (N, C, H, W) in [0, 1]
         counts = split_sizes(len(samples), self.val_size, self.test_size, 1, where, "images")
-        x = read_images([path for path, _ in samples], self.input_shape)  # (N, C, H, W) in [0, 1]
         y = torch.tensor([label for _, label in samples])
         splits = {name: (x[rows], y[rows]) for name, rows in split_three_ways(len(x), *counts, self.split_seed).items()}
         self.mean, self.std = float(splits["train"][0].mean()), float(splits["train"][0].std())

@@ -93,14 +93,14 @@ def read_image_inputs(
     if not path.exists():
         raise UserError(f"{where}: no such file or folder")
     if path.is_file():
-        return [path.name], read_images([path], image_shape), None
+        return [path.name], read_images([path], image_shape, where), None
     if files := image_files(path):
-        return [file.name for file in files], read_images(files, image_shape), None
+        return [file.name for file in files], read_images(files, image_shape, where), None
     if not any(sub.is_dir() for sub in path.iterdir()):
         raise UserError(f"{where}: no images ({', '.join(SUFFIXES)}) in this folder, nor class folders of them")
     classes, samples = class_folders(path, where)
-    names = [file.relative_to(path).as_posix() for file, _ in samples]
-    return names, read_images([file for file, _ in samples], image_shape), [classes[label] for _, label in samples]
+    files, labels = [file for file, _ in samples], [classes[label] for _, label in samples]
+    return [file.relative_to(path).as_posix() for file in files], read_images(files, image_shape, where), labels
 
 
 def read_csv_rows(path: Path) -> np.ndarray:
