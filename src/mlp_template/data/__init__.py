@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import lightning as L
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler, Sampler, TensorDataset
 
@@ -195,3 +196,9 @@ def split_sizes(n: int, val_size: float, test_size: float, least: int, where: st
         raise DataError(f"{where}: {n} {unit} are too few for data.val_size={val_size} and data.test_size={test_size}:"
                         f" the validation and test splits need {least} each, and training at least one")
     return val_count, test_count
+
+
+@rank_zero_only
+def say(line: str) -> None:
+    """Tell the person at the terminal what was decided about their data: printed once, not once per DDP process."""
+    print(line)

@@ -5,7 +5,18 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from mlp_template.data import DatasetNotFoundError, InMemoryDataModule, Split, split_count, split_off, split_sizes
+from mlp_template.data import (
+    DataError,
+    DatasetNotFoundError,
+    InMemoryDataModule,
+    Split,
+    say,
+    split_count,
+    split_off,
+    split_sizes,
+    split_three_ways,
+)
+from mlp_template.data.image_files import class_folders, read_images
 
 
 class ImageDataModule(InMemoryDataModule):
@@ -48,6 +59,47 @@ class DigitsDataModule(ImageDataModule):
         rest, test = split_off(x, y, test_count, self.split_seed)
         train, val = split_off(*rest, val_count, self.split_seed)
         return {"train": train, "val": val, "test": test}
+
+
+class ImageFolderDataModule(ImageDataModule):
+    """Your own images, one sub-folder per class under ``path`` (torchvision's ``ImageFolder`` layout): PNG, JPEG
+    and the rest, of any size, decoded once at ``image_size`` x ``image_size`` pixels, grey (``channels=1``) or
+    colour (3). The folder names are the class names; the pixels are normalised with the training images' mean
+    and std."""
+
+    def __init__(self, path: str, image_size: int, channels: int, val_size: float, test_size: float,
+                 split_seed: int, **kwargs: float) -> None:
+        super().__init__(mean=0.0, std=1.0, **kwargs)  # mean and std: the training images', once they are read
+        self.path, self.image_size, self.channels = path, image_size, channels
+        self.val_size, self.test_size, self.split_seed = val_size, test_size, split_seed
+        self.classes: list[str] = []
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.channels, self.image_size, self.image_size)
+
+    @property
+    def output_size(self) -> int:
+        return len(self.classes)
+
+    def preprocessing(self) -> dict:
+        return {**super().preprocessing(), "classes": self.classes}
+
+    def images(self) -> dict[str, Split]:
+        where = f"data.path={self.path}"
+        self.classes, samples = class_folders(Path(self.path), where)
+        if len(self.classes) < 2:
+            raise DataError(f"{where}: one class folder ({self.classes[0]}); a classifier needs two at least, "
+                            "one sub-folder of images per class")
+        x = read_images([path for path, _ in samples], self.input_shape, where)  # (N, C, H, W) in [0, 1]
+        counts = split_sizes(len(samples), self.val_size, self.test_size, 1, where, "images")
+        y = torch.tensor([label for _, label in samples])
+        splits = {name: (x[rows], y[rows]) for name, rows in split_three_ways(len(x), *counts, self.split_seed).items()}
+        self.mean, self.std = float(splits["train"][0].mean()), float(splits["train"][0].std())
+        say(f"{where}: {len(x):,} images of {len(self.classes)} classes ({', '.join(self.classes[:10])}"
+            f"{f', ... and {len(self.classes) - 10} more' if len(self.classes) > 10 else ''}), read at "
+            f"{self.image_size}x{self.image_size} pixels, {'grey' if self.channels == 1 else 'colour'}")
+        return splits
 
 
 class TorchvisionDataModule(ImageDataModule):

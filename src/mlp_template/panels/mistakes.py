@@ -28,7 +28,7 @@ def caption_line(text: str, shade: int, width: int) -> Tensor:
     return torch.from_numpy(np.array(line))
 
 
-def captioned_grid(x: Tensor, preds: list[int], targets: list[int], per_row: int) -> np.ndarray:
+def captioned_grid(x: Tensor, preds: list[str], targets: list[str], per_row: int) -> np.ndarray:
     """Images (N, C, H, W), grey or RGB, as one uint8 picture, (H, W) or (H, W, 3): each contrast-stretched,
     enlarged, under its caption (predicted class over true class), in rows of ``per_row`` (``make_grid``)."""
     channels, width = x.shape[1], x.shape[3]
@@ -83,7 +83,9 @@ class MisclassifiedImages(Panel):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.count and not trainer.sanity_checking:
             x, preds, y = (torch.cat(parts).cpu() for parts in zip(*self.found, strict=True))
-            grid = captioned_grid(x.float(), preds.tolist(), y.tolist(), self.per_row)
+            names = pl_module.task.names  # the class folders' names (data=images), or the classes' numbers
+            captions = [[names[i] for i in classes.tolist()] for classes in (preds, y)]
+            grid = captioned_grid(x.float(), *captions, self.per_row)
             for writer in tensorboards(trainer):
                 add_picture(writer, "misclassified", grid, trainer.current_epoch)
         self.found, self.count = [], 0

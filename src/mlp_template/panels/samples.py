@@ -5,7 +5,7 @@ import lightning as L
 import torch
 
 from mlp_template.panels import Panel, tensorboards
-from mlp_template.serving.generation import sample_words
+from mlp_template.serving.generation import longest_word, sample_words
 
 
 class SampledWords(Panel):
@@ -24,6 +24,6 @@ class SampledWords(Panel):
             return
         data = pl_module.hparams.data
         words = sample_words(pl_module.model, data["vocab"], data["input_shape"][0], self.num,
-                             torch.Generator().manual_seed(self.seed))
+                             torch.Generator().manual_seed(self.seed), max_length=longest_word(data))
         for writer in writers:  # markdown: one word per line
             writer.add_text("sampled_words", "  \n".join(f"`{word}`" for word in words), trainer.current_epoch)

@@ -7,11 +7,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mlp_template.data.text import MARK, decode, encode
+from mlp_template.data.vocabulary import cased, decode, encode, unknown_characters
 from mlp_template.errors import UserError
 from mlp_template.runs.checkpoints import read_checkpoint
 from mlp_template.runs.config import POSITIVE, POSITIVE_INT, SEED, ConfigError, checkpoint_config
 from mlp_template.serving.prediction import load_network
+
+OPTIONAL_INT = (lambda v: v is None or POSITIVE_INT[0](v), "an integer >= 1, or null (the longest training word)")
 
 
 @torch.no_grad()
@@ -39,13 +41,14 @@ def sample_words(
         done |= following == 0
         if done.all():
             break
-    return [decode(row[context:], vocab).split(MARK)[0] for row in tokens.tolist()]
+    return [decode(row[context:], vocab) for row in tokens.tolist()]
 
 
-def generate(ckpt_path: str, num: int, prefix: str, temperature: float, seed: int, max_length: int) -> list[str]:
-    """Print and return ``num`` words sampled from the checkpoint's network (a run of ``data=names``)."""
+def generate(ckpt_path: str, num: int, prefix: str, temperature: float, seed: int, max_length: int | None) -> list[str]:
+    """Print and return ``num`` words sampled from the checkpoint's network (a run of ``data=words`` or ``names``);
+    ``max_length`` None: as long as the longest training word."""
     for key, value, (check, allowed) in (("num", num, POSITIVE_INT), ("temperature", temperature, POSITIVE),
-                                         ("max_length", max_length, POSITIVE_INT), ("seed", seed, SEED)):
+                                         ("max_length", max_length, OPTIONAL_INT), ("seed", seed, SEED)):
         if not check(value):
             raise ConfigError(f"{key}={value}: must be {allowed}")
     cfg = checkpoint_config(ckpt_path, data_files=False)
@@ -53,12 +56,14 @@ def generate(ckpt_path: str, num: int, prefix: str, temperature: float, seed: in
     data = checkpoint["hyper_parameters"]["data"]
     if data["task"] != "next_token":
         raise UserError(f"ckpt_path={cfg.ckpt_path}: a {data['task']} network, which writes no words; "
-                        "generate.py samples from a next-token run (python train.py data=names)")
-    prefix = str(prefix or "").lower()
+                        "generate.py samples from a next-token run (python train.py data=words data.path=...)")
     vocab = data["vocab"]
-    if unknown := sorted({c for c in prefix if c not in vocab or c == MARK}):
+    prefix = str(prefix or "")
+    prefix = prefix if cased(vocab) else prefix.lower()  # a cased vocabulary keeps the prefix's capitals
+    if unknown := unknown_characters(prefix, vocab):
         raise ConfigError(f"prefix={prefix}: {', '.join(map(repr, unknown))} never occurs in the training words; "
                           f"they hold: {vocab[1:]}")
+    max_length = max_length or longest_word(data)
     if len(prefix) >= max_length:
         raise ConfigError(f"prefix={prefix}: as long as max_length={max_length} or longer; nothing left to write")
     network = load_network(checkpoint, cfg.model)
@@ -66,3 +71,9 @@ def generate(ckpt_path: str, num: int, prefix: str, temperature: float, seed: in
                          temperature, max_length)
     print("\n".join(words))
     return words
+
+
+def longest_word(data: dict) -> int:
+    """How long a written word may grow by default: the longest training word (30 for a checkpoint that does not
+    say)."""
+    return data.get("longest_word") or 30

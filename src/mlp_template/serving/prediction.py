@@ -14,13 +14,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from mlp_template.data.image_files import SUFFIXES, class_folders, image_files, read_images
 from mlp_template.errors import UserError
 from mlp_template.model import build_network
 from mlp_template.runs.checkpoints import read_checkpoint
 from mlp_template.runs.config import checkpoint_config
 from mlp_template.tasks import TASKS
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm")
 
 
 class Predictor(nn.Module):
@@ -59,14 +58,12 @@ def load_predictor(ckpt_path: str) -> tuple[Predictor, DictConfig]:
     return Predictor(network, checkpoint["hyper_parameters"]["data"]).eval(), cfg
 
 
-def read_inputs(path: Path, image_shape: tuple[int, ...]) -> tuple[list[str], Tensor]:
-    """``(names, pixels)`` from a folder of images, or an .npy / .csv with one example per row."""
+def read_inputs(path: Path, image_shape: tuple[int, ...]) -> tuple[list[str], Tensor, list[str] | None]:
+    """``(names, pixels, true classes or None)`` from an image file, a folder of images, a folder of class folders
+    (their names are the true classes), or an .npy / .csv with one example per row."""
     where = f"inputs={path}"
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise UserError(f"{where}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
-        return [p.name for p in files], torch.stack([read_image(p, image_shape) for p in files])
+    if path.is_dir() or path.suffix.lower() in SUFFIXES:
+        return read_image_inputs(path, image_shape, where)
     if path.suffix == ".npy":
         try:
             rows = np.load(path, allow_pickle=False)  # no pickle: an .npy cannot run code either
@@ -75,7 +72,7 @@ def read_inputs(path: Path, image_shape: tuple[int, ...]) -> tuple[list[str], Te
     elif path.suffix == ".csv":
         rows = read_csv_rows(path)
     else:
-        raise UserError(f"{where}: must be a folder of images, an .npy file or a .csv file" if path.exists()
+        raise UserError(f"{where}: must be an image, a folder of images, an .npy file or a .csv file" if path.exists()
                         else f"{where}: no such file or folder")
     size = int(np.prod(image_shape))
     if rows.ndim < 2 or rows[0].size != size:
@@ -85,17 +82,25 @@ def read_inputs(path: Path, image_shape: tuple[int, ...]) -> tuple[list[str], Te
     if pixels.min() < 0 or pixels.max() > 1:
         raise UserError(f"{where}: values from {pixels.min():.3g} to {pixels.max():.3g}; pixels must be in [0, 1] "
                         "(divide by 255, or by 16 for scikit-learn's digits)")
-    return [str(i) for i in range(len(rows))], pixels
+    return [str(i) for i in range(len(rows))], pixels, None
 
 
-def read_image(path: Path, image_shape: tuple[int, ...]) -> Tensor:
-    """One image as grey pixels in [0, 1] at the run's size; shrinking averages areas, as the digits were made."""
-    from PIL import Image  # imported here: only a folder of images needs it
-
-    channels, height, width = image_shape
-    with Image.open(path) as image:
-        grey = image.convert("L").resize((width, height), Image.Resampling.BOX)
-    return torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255.0).reshape(channels, height, width)
+def read_image_inputs(
+    path: Path, image_shape: tuple[int, ...], where: str
+) -> tuple[list[str], Tensor, list[str] | None]:
+    """One image file, the images in a folder, or a folder of class folders (``class/file`` names, true classes),
+    each read as the run's training images were: its size, grey or colour (data/image_files.py)."""
+    if not path.exists():
+        raise UserError(f"{where}: no such file or folder")
+    if path.is_file():
+        return [path.name], read_images([path], image_shape, where), None
+    if files := image_files(path):
+        return [file.name for file in files], read_images(files, image_shape, where), None
+    if not any(sub.is_dir() for sub in path.iterdir()):
+        raise UserError(f"{where}: no images ({', '.join(SUFFIXES)}) in this folder, nor class folders of them")
+    classes, samples = class_folders(path, where)
+    files, labels = [file for file, _ in samples], [classes[label] for _, label in samples]
+    return [file.relative_to(path).as_posix() for file in files], read_images(files, image_shape, where), labels
 
 
 def read_csv_rows(path: Path) -> np.ndarray:
@@ -128,9 +133,12 @@ def predict(ckpt_path: str, inputs: str, output: str | None) -> Path:
         table, x, lines = read_rows(Path(inputs), data)
         for line in lines:
             print(line)
-        names = [str(row) for row in range(1, len(x) + 1)]  # rows counted from 1 under the header
+        names, truth = [str(row) for row in range(1, len(x) + 1)], None  # rows counted from 1 under the header
     else:
-        names, x = read_inputs(Path(inputs), tuple(data["input_shape"]))
+        names, x, truth = read_inputs(Path(inputs), tuple(data["input_shape"]))
+        if truth and (unknown := sorted(set(truth) - set(predictor.task.names))):
+            raise UserError(f"inputs={inputs}: the class folder {unknown[0]} is no class of this network; its classes: "
+                            f"{', '.join(predictor.task.names)}")
     with torch.no_grad():
         outputs = torch.cat([predictor(batch) for batch in x.split(1024)])  # the forward pass only
     out = Path(output) if output else Path(cfg.output_dir) / "predictions" / f"{Path(inputs).resolve().stem}.csv"
@@ -144,4 +152,7 @@ def predict(ckpt_path: str, inputs: str, output: str | None) -> Path:
             writer.writerow(["input", *header])
             writer.writerows([name, *row] for name, row in zip(names, rows, strict=True))
     print(f"{len(names)} predictions: {out.resolve()}")
+    if truth:  # a folder of class folders: how many the network gets right
+        right = sum(row[0] == true for row, true in zip(rows, truth, strict=True))
+        print(f"accuracy {right / len(truth):.4f} ({right} of {len(truth)} images in their class folders)")
     return out
