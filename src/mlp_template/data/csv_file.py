@@ -8,16 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlp_template.data import DataError, DatasetNotFoundError
+from mlp_template.data import DataError
+from mlp_template.files import input_file
 
 
 def read_csv(path: Path, key: str) -> pd.DataFrame:
     """A CSV file with a header row and at least one row of values, or a one-line error naming ``key=path``."""
     where = f"{key}={path}"
-    if not path.exists():
-        raise DatasetNotFoundError(f"{where}: no such file")
-    if path.is_dir():
-        raise DataError(f"{where}: is a folder; give a CSV file")
+    input_file(path, key, "a CSV file", "a CSV needs a header row and rows of values")  # missing, a folder, empty
     try:
         frame = pd.read_csv(path, skipinitialspace=True)
     except pd.errors.EmptyDataError as e:
