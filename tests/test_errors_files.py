@@ -34,6 +34,9 @@ CASES = {  # name: (program, its arguments, the files in its folder (None: a fol
     "inputs: a table, to an image network": ("predict", ["inputs=new.csv"], {"new.csv": TABLE},
                                              "error: inputs=new.csv: not a table of numbers: row 1 holds 'blue'; this "
                                              "network takes images, 64 pixel values per row, in [0, 1]"),
+    "inputs: a file that is no image": ("predict", ["inputs=images"], {"images": None, "images/a.png": b"GIF89a?"},
+                                        "error: inputs=images: a.png is not an image PIL can read (cannot identify "
+                                        "image file 'images/a.png')"),
     "output: a folder": ("predict", ["inputs=new.npy", "output=out"], {"out": None},
                          "error: output=out: is a folder; give a file name, e.g. output=out/predictions.csv"),
     "output: in no folder": ("predict", ["inputs=new.npy", "output=nowhere/predictions.csv"], {},
@@ -45,6 +48,8 @@ CASES = {  # name: (program, its arguments, the files in its folder (None: a fol
                             "error: ckpt_path=runs: is a directory, not a checkpoint file (*.ckpt)"),
     "ckpt_path: an empty file": ("eval", ["ckpt_path=model.ckpt"], {"model.ckpt": b""},
                                  "error: ckpt_path=model.ckpt: not a checkpoint (*.ckpt)"),
+    "output_dir: a file": ("train", ["output_dir=notes.txt"], {"notes.txt": b"my notes"},
+                           "error: output_dir=notes.txt: is a file; give a folder"),
     "data.path: a folder": ("train", ["data=csv", "data.path=houses", "data.target=price"], {"houses": None},
                             "error: data.path=houses: is a folder; give a CSV file"),
 }

@@ -60,3 +60,16 @@ def output_file(value: str | Path, key: str, example: str) -> Path:
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise FileError(f"{where}: cannot be written here (permission denied)")
     return path
+
+
+def output_folder(value: str | Path, key: str) -> Path:
+    """``value`` as a folder to write into, made if missing: not a file, under no file, writable; else a one-line
+    ``FileError`` naming ``key=value``."""
+    path, where = Path(str(value)), f"{key}={value}"
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())  # "." or "/" at the latest
+    if not existing.is_dir():
+        raise FileError(f"{where}: is a file; give a folder" if existing == path else
+                        f"{where}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise FileError(f"{where}: cannot be written here (permission denied)")
+    return path

@@ -94,8 +94,11 @@ def read_image(path: Path, image_shape: tuple[int, ...]) -> Tensor:
     from PIL import Image  # imported here: only a folder of images needs it
 
     channels, height, width = image_shape
-    with Image.open(path) as image:
-        grey = image.convert("L").resize((width, height), Image.Resampling.BOX)
+    try:
+        with Image.open(path) as image:
+            grey = image.convert("L").resize((width, height), Image.Resampling.BOX)
+    except OSError as e:  # PIL's UnidentifiedImageError included: not an image, or a truncated one
+        raise UserError(f"inputs={path.parent}: {path.name} is not an image PIL can read ({e})") from e
     return torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255.0).reshape(channels, height, width)
 
 
