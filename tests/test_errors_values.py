@@ -63,7 +63,7 @@ def test_values_hydra_parses_or_quoting_cannot_fix_get_no_advice(arg: str) -> No
     assert quoting_advice([arg]) is None
 
 
-def test_the_advice_comes_before_any_import_of_lightning(tmp_path: Path) -> None:
+def test_generate_py_gives_the_advice_and_exits_1_before_any_work(tmp_path: Path) -> None:
     command = [sys.executable, ROOT / "generate.py", "ckpt_path=last", "prefix=zé"]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stderr) == (1, QUOTING["prefix=zé"] + "\n")
