@@ -1,6 +1,13 @@
 """Test a checkpoint on its run's test split: ``python eval.py ckpt_path=PATH``. See
 src/mlp_template/serving/evaluation.py."""
 
+import sys
+
+from mlp_template.command_line import start
+
+if __name__ == "__main__":
+    start(sys.argv[1:])  # before the imports below: Ctrl-C is one line from here on; so is a value Hydra cannot read
+
 import hydra
 from omegaconf import DictConfig
 

@@ -1,6 +1,13 @@
 """Words from a next-token network: ``python generate.py ckpt_path=last num=20 prefix=ma``. See
 src/mlp_template/serving/generation.py."""
 
+import sys
+
+from mlp_template.command_line import start
+
+if __name__ == "__main__":
+    start(sys.argv[1:])  # before the imports below: Ctrl-C is one line from here on; so is a value Hydra cannot read
+
 import hydra
 from omegaconf import DictConfig
 

@@ -1,9 +1,15 @@
 """Train the network: ``python train.py lr=0.01 epochs=3``. The training step lives in src/mlp_template/module.py."""
 
+import sys
+
+from mlp_template.command_line import start
+
+if __name__ == "__main__":
+    start(sys.argv[1:])  # before the imports below: Ctrl-C is one line from here on; so is a value Hydra cannot read
+
 import gc
 import math
 import os
-import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig

@@ -216,10 +216,10 @@ def test_predict_and_generate_refuse_the_other_tasks_checkpoints(names_run, tmp_
 
 @pytest.mark.parametrize(("data", "sizes", "message"), [
     ("data=names", ("data.val_size=0.6", "data.test_size=0.4"),
-     r"^data.corpus=first_names: \d+ words are too few for data.val_size=0.6 and data.test_size=0.4: the validation "
-     "and test splits need 1 each, and training at least one$"),
+     r"^data.corpus=first_names: data.val_size=0.6 and data.test_size=0.4 add up to 1, leaving no words to train on; "
+     "as fractions of the data they must add up to less than 1, e.g. 0.15 each$"),
     ("data=digits", ("data.val_size=1000", "data.test_size=797"),
-     "^data=digits: 1797 images are too few for data.val_size=1000 and data.test_size=797"),
+     "^data=digits: data.val_size=1000 and data.test_size=797 take 1797 of the 1797 images, leaving none to train on"),
 ])
 def test_splits_that_leave_one_empty_are_refused_in_one_line(tmp_path: Path, data: str, sizes: tuple, message: str):
     with pytest.raises(UserError, match=message):

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlp_template.data import InMemoryDataModule
 from mlp_template.errors import UserError
+from mlp_template.files import output_folder
 from mlp_template.learning_rate import find_lr
 from mlp_template.module import Learner
 from mlp_template.objective import settle
@@ -83,6 +84,7 @@ def checked_run(cfg: DictConfig) -> tuple[DictConfig, InMemoryDataModule, Path |
     try:
         used = resumed_config(cfg)
         validate(used)  # one line per mistake
+        output_folder(used.output_dir, "output_dir")  # where the logs and checkpoints go: a folder, writable
         datamodule: InMemoryDataModule = instantiate(used.data)
         datamodule.read()  # a bad file or value is named here, before the network is built
         settle(used, datamodule.task)  # a null optimized_metric: the task's own, known now (objective.py)

@@ -190,12 +190,31 @@ def split_count(size: float, n: int) -> int:
 
 def split_sizes(n: int, val_size: float, test_size: float, least: int, where: str, unit: str) -> tuple[int, int]:
     """``(validation count, test count)`` of ``n`` ``unit`` (rows, words), refused in one line unless each of the
-    two holds ``least`` of them and training keeps at least one."""
-    val_count, test_count = split_count(val_size, n), split_count(test_size, n)
-    if min(val_count, test_count) < least or n - val_count - test_count < 1:
-        raise DataError(f"{where}: {n} {unit} are too few for data.val_size={val_size} and data.test_size={test_size}:"
-                        f" the validation and test splits need {least} each, and training at least one")
-    return val_count, test_count
+    two holds ``least`` of them and training keeps at least one; the line names what is wrong."""
+    sizes = f"data.val_size={val_size} and data.test_size={test_size}"
+    too_few = (f"{where}: {n} {unit} are too few for {sizes}: the validation and test splits need {least} each, "
+               "and training at least one")
+    if n < 2 * least + 1:
+        raise DataError(too_few)
+    if val_size < 1 and test_size < 1 and val_size + test_size >= 1:
+        raise DataError(f"{where}: {sizes} add up to {val_size + test_size:g}, leaving no {unit} to train on; as "
+                        "fractions of the data they must add up to less than 1, e.g. 0.15 each")
+    counts = {"validation": (split_count(val_size, n), "val_size", val_size),
+              "test": (split_count(test_size, n), "test_size", test_size)}
+    for split, (count, key, size) in counts.items():
+        if count < least and size >= 1:
+            raise DataError(f"{where}: data.{key}={size} means {count} {unit[:-1]} (a whole number counts {unit}; a "
+                            f"fraction of them is below 1): the {split} split needs {least} at least")
+        if count == 0:
+            raise DataError(f"{where}: data.{key}={size} of {n} {unit} is none: the {split} split would be empty; "
+                            "give a larger fraction")
+        if count < least:
+            raise DataError(too_few)
+    taken = sum(count for count, _, _ in counts.values())
+    if taken >= n:
+        raise DataError(f"{where}: {sizes} take {taken} of the {n} {unit}, leaving none to train on; give smaller "
+                        "sizes")
+    return counts["validation"][0], counts["test"][0]
 
 
 @rank_zero_only

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlp_template.data import DataError, DatasetNotFoundError
+from mlp_template.data import DataError
+from mlp_template.files import input_file
 
 MISSING_MARKERS = ["", "?", "NA", "N/A", "n/a", "na", "-", "NULL", "null", "None", "#N/A", "<NA>"]  # a gap's spellings
 SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}  # besides commas, in the exports people send
@@ -20,10 +21,7 @@ def read_csv(path: Path, key: str) -> tuple[pd.DataFrame, list[str]]:
     """A CSV file with a header row and at least one row of values, and the lines that say how it was read; or a
     one-line error naming ``key=path``. A blank column name becomes ``column N`` (its position), and is said."""
     where = f"{key}={path}"
-    if not path.exists():
-        raise DatasetNotFoundError(f"{where}: no such file")
-    if path.is_dir():
-        raise DataError(f"{where}: is a folder; give a CSV file")
+    input_file(path, key, "a CSV file", "a CSV needs a header row and rows of values")  # missing, a folder, empty
     with open(path, "rb") as f:
         head = f.read(1 << 16)
     if not head.strip():

@@ -98,10 +98,16 @@ class DivergenceGuard(Panel):
             if math.isfinite(diverged.loss):
                 where += f", its running mean {self.mean:.3g} over {self.factor:g}x the first step's {self.start:.3g}"
             where += f", with lr={diverged.lr:g}"
+        if diverged is not None and not math.isfinite(self.start or 0.0):
+            # The first step's loss comes from the initial weights, before any step the lr sized: the data it is.
+            cause = ("That is the loss of the untrained network, before any gradient-descent step, so not the "
+                     "learning rate: the data probably holds NaN, inf, or values beyond float32's range (3.4e38)")
+        else:
+            cause = (f"The learning rate is probably too high: try lr={knob / 10:g}, or let python train.py "
+                     "find_lr=true suggest one")
         best = best_checkpoint(trainer)
         return (
-            f"{where}. The learning rate is probably too high: try lr={knob / 10:g}, or let python train.py "
-            f"find_lr=true suggest one. Kept: logs in {trainer.log_dir or trainer.default_root_dir}, best checkpoint "
+            f"{where}. {cause}. Kept: logs in {trainer.log_dir or trainer.default_root_dir}, best checkpoint "
             f"so far: {best or 'none yet (diverged before the first validation)'}"
         )
 

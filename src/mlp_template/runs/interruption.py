@@ -33,7 +33,8 @@ class StopOnSignal(Checkpoint):
     Mid-epoch, the checkpoint is taken at the end of the current batch: weights, optimizer, scheduler, loop
     counters, the epoch's running train loss, the data order's position and the random state, so the resumed run
     goes on as if never stopped. A signal during the epoch's last batch or its validation waits for the epoch's
-    end. A second Ctrl-C stops at once, without a checkpoint (``last.ckpt`` of the last epoch stays as it was).
+    end. A second Ctrl-C stops at once, without a new checkpoint: the command printed resumes from ``last.ckpt``
+    as it was (the last epoch's end, or the first Ctrl-C's save if it was done).
     """
 
     def __init__(self, dirpath: str, filename: str = "last") -> None:
@@ -50,12 +51,23 @@ class StopOnSignal(Checkpoint):
         self.previous = {signum: signal.signal(signum, self.request_stop) for signum in SIGNALS}
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
-        """The signal handler: only remember the request; a second Ctrl-C gets Python's default (stop now)."""
+        """The signal handler: only remember the request; a second Ctrl-C stops at once."""
         self.received = signum
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, self.stop_at_once)
         # os.write, not print: the handler may interrupt a print, and Python's buffered streams are not reentrant.
         os.write(2, f"\n{signal.Signals(signum).name} received: saving a checkpoint at the end of "
                  "this batch (or epoch), then stopping; Ctrl-C again stops at once, without saving\n".encode())
+
+    def stop_at_once(self, signum: int, frame: FrameType | None) -> None:
+        """The second Ctrl-C's handler: one line, the resume command if a checkpoint exists, exit code 130.
+
+        Raised here, wherever the code is: Lightning closes the loggers on the way out. A checkpoint being written
+        is not replaced half-written (AtomicCheckpointIO), so ``last.ckpt`` is always whole.
+        """
+        hint = (f"resume with: python train.py ckpt_path={self.path.resolve()}" if self.path.is_file()
+                else "no checkpoint was saved yet, nothing to resume")
+        os.write(2, f"\nstopped at once by a second {signal.Signals(signum).name}, without saving; {hint}\n".encode())
+        raise Interrupted(128 + signum)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: object) -> None:
         # Not after an epoch's last batch: Lightning 2.6 resumes a checkpoint taken there without that epoch's

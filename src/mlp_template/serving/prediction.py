@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from mlp_template.data.image_files import SUFFIXES, class_folders, image_files, read_images
 from mlp_template.errors import UserError
+from mlp_template.files import utf8_lines
 from mlp_template.model import build_network
 from mlp_template.runs.checkpoints import read_checkpoint
 from mlp_template.runs.config import checkpoint_config
@@ -70,7 +71,7 @@ def read_inputs(path: Path, image_shape: tuple[int, ...]) -> tuple[list[str], Te
         except (ValueError, OSError, EOFError) as e:
             raise UserError(f"{where}: not a numeric .npy array ({e})") from e
     elif path.suffix == ".csv":
-        rows = read_csv_rows(path)
+        rows = read_csv_rows(path, image_shape)
     else:
         raise UserError(f"{where}: must be an image, a folder of images, an .npy file or a .csv file" if path.exists()
                         else f"{where}: no such file or folder")
@@ -103,19 +104,26 @@ def read_image_inputs(
     return [file.relative_to(path).as_posix() for file in files], read_images(files, image_shape, where), labels
 
 
-def read_csv_rows(path: Path) -> np.ndarray:
+def read_csv_rows(path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
     """Numbers separated by commas, one example per row; a header line is skipped."""
-    with open(path) as f:
-        first = f.readline().split(",")
+    lines = [line for line in utf8_lines(path, "inputs") if line.strip()]
+    header = 0 if lines and all(is_number(cell) for cell in lines[0].split(",")) else 1
+    if len(lines) <= header:
+        raise UserError(f"inputs={path}: no rows of numbers; it needs one example per row")
+    for row, line in enumerate(lines[header:], 1):  # a table's columns given to an image network, say
+        cell = next((cell for cell in line.split(",") if not is_number(cell)), None)
+        if cell is not None:
+            raise UserError(f"inputs={path}: not a table of numbers: row {row} holds {cell.strip()!r}; this network "
+                            f"takes images, {int(np.prod(image_shape))} pixel values per row, in [0, 1]")
+    return np.loadtxt(lines, delimiter=",", skiprows=header, ndmin=2, dtype=np.float32)
+
+
+def is_number(text: str) -> bool:
     try:
-        [float(cell) for cell in first]
-        header = 0
+        float(text)
     except ValueError:
-        header = 1
-    try:
-        return np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2, dtype=np.float32)
-    except ValueError as e:
-        raise UserError(f"inputs={path}: not a table of numbers ({e})") from e
+        return False
+    return True
 
 
 def predict(ckpt_path: str, inputs: str, output: str | None) -> Path:
