@@ -5,7 +5,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from mlp_template.data import DatasetNotFoundError, InMemoryDataModule, Split, split_count, split_off, split_sizes
+from mlp_template.data import DatasetNotFoundError, Split, split_count, split_off, split_sizes
+from mlp_template.data.datamodule import InMemoryDataModule
 
 
 class ImageDataModule(InMemoryDataModule):

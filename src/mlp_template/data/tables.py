@@ -13,8 +13,9 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
-from mlp_template.data import DataError, InMemoryDataModule, Split, frequency_baseline, split_sizes, split_three_ways
+from mlp_template.data import DataError, Split, frequency_baseline, split_sizes, split_three_ways
 from mlp_template.data.csv_file import check_values, is_number, is_numeric, read_csv
+from mlp_template.data.datamodule import InMemoryDataModule
 
 MAX_CLASSES = 20  # a target of whole numbers with at most this many distinct values holds classes
 

@@ -11,7 +11,8 @@ from importlib import resources
 import torch
 from torch import Tensor
 
-from mlp_template.data import InMemoryDataModule, Split, frequency_baseline, split_sizes, split_three_ways
+from mlp_template.data import Split, frequency_baseline, split_sizes, split_three_ways
+from mlp_template.data.datamodule import InMemoryDataModule
 
 MARK = "."  # before a word's first character and after its last: token 0
 LISTS = {"first_names": ("dist.male.first", "dist.female.first"), "surnames": ("dist.all.last",)}

@@ -2,16 +2,14 @@
 and again, until the end mark. The TEXT panel (panels/samples.py) and ``generate.py`` both write with it.
 """
 
-from pathlib import Path
+from itertools import takewhile
 
 import torch
 from torch import nn
 
-from mlp_template.data.text import MARK, decode, encode
 from mlp_template.errors import UserError
-from mlp_template.runs.checkpoints import read_checkpoint
-from mlp_template.runs.config import POSITIVE, POSITIVE_INT, SEED, ConfigError, checkpoint_config
-from mlp_template.serving.prediction import load_network
+from mlp_template.runs.config import POSITIVE, POSITIVE_INT, SEED, ConfigError
+from mlp_template.runs.run import served_run
 
 
 @torch.no_grad()
@@ -29,7 +27,8 @@ def sample_words(
     ``max_length``). A lower ``temperature`` sharpens the probabilities (more common names), a higher one flattens
     them. The draws come from ``generator`` on the CPU: the same seed gives the same words on any device."""
     device = next(network.parameters()).device
-    tokens = torch.tensor([[0] * context + encode(prefix, vocab)] * num)  # start marks, then the prefix
+    # Token 0 is the mark before a word and after it (data/text.py); a character's token is its index in vocab.
+    tokens = torch.tensor([[0] * context + [vocab.index(c) for c in prefix]] * num)  # start marks, then the prefix
     done = torch.zeros(num, dtype=torch.bool)
     for _ in range(max_length - len(prefix)):
         logits = network(tokens[:, -context:].to(device)).float().cpu()
@@ -39,7 +38,7 @@ def sample_words(
         done |= following == 0
         if done.all():
             break
-    return [decode(row[context:], vocab).split(MARK)[0] for row in tokens.tolist()]
+    return ["".join(vocab[i] for i in takewhile(bool, row[context:])) for row in tokens.tolist()]  # up to the mark
 
 
 def generate(ckpt_path: str, num: int, prefix: str, temperature: float, seed: int, max_length: int) -> list[str]:
@@ -48,20 +47,19 @@ def generate(ckpt_path: str, num: int, prefix: str, temperature: float, seed: in
                                          ("max_length", max_length, POSITIVE_INT), ("seed", seed, SEED)):
         if not check(value):
             raise ConfigError(f"{key}={value}: must be {allowed}")
-    cfg = checkpoint_config(ckpt_path, data_files=False)
-    checkpoint = read_checkpoint(Path(cfg.ckpt_path))
-    data = checkpoint["hyper_parameters"]["data"]
+    run = served_run(ckpt_path)
+    data = run.data
     if data["task"] != "next_token":
-        raise UserError(f"ckpt_path={cfg.ckpt_path}: a {data['task']} network, which writes no words; "
+        raise UserError(f"ckpt_path={run.path}: a {data['task']} network, which writes no words; "
                         "generate.py samples from a next-token run (python train.py data=names)")
     prefix = str(prefix or "").lower()
     vocab = data["vocab"]
-    if unknown := sorted({c for c in prefix if c not in vocab or c == MARK}):
+    if unknown := sorted({c for c in prefix if c not in vocab[1:]}):  # vocab[0]: the mark
         raise ConfigError(f"prefix={prefix}: {', '.join(map(repr, unknown))} never occurs in the training words; "
                           f"they hold: {vocab[1:]}")
     if len(prefix) >= max_length:
         raise ConfigError(f"prefix={prefix}: as long as max_length={max_length} or longer; nothing left to write")
-    network = load_network(checkpoint, cfg.model)
+    network = run.network(run.config.model)
     words = sample_words(network, vocab, data["input_shape"][0], num, torch.Generator().manual_seed(seed), prefix,
                          temperature, max_length)
     print("\n".join(words))
