@@ -149,7 +149,8 @@ def test_ckpt_path_best_is_the_checkpoint_the_newest_run_tested(tmp_path: Path, 
     np.save(tmp_path / "rows.npy", digits[0].reshape(20, 64))
     assert predict("best", str(tmp_path / "rows.npy"), None) == moved / "predictions" / "rows.csv"
     assert export("best", "torch_export", None) == moved / "exported" / f"{tested.stem}.pt2"
-    with pytest.raises(UserError, match=f"^ckpt_path={re.escape(str(tested))}: a classification network"):
+    named = re.escape(f"logs/runs/moved_here/checkpoints/{tested.name}")
+    with pytest.raises(UserError, match=f"^ckpt_path={named}: a classification network"):
         generate("best", 1, "", 1.0, 0, 5)
 
 
