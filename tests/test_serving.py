@@ -185,3 +185,14 @@ def test_a_table_value_beyond_float32_is_refused_by_predict_and_eval(tmp_path: P
     table.to_csv(tmp_path / "table.csv", index=False)
     with pytest.raises(UserError, match=rf"table.csv(?=.*row {test_row + 1}\b)(?=.*s1)"):
         evaluate(str(run_dir / "checkpoints" / "last.ckpt"))
+
+
+def test_a_checkpoint_whose_weights_diverged_is_not_served(tmp_path: Path, trained_run) -> None:
+    copy = shutil.copytree(trained_run[0], tmp_path / "run", ignore=shutil.ignore_patterns("exported", "eval"))
+    checkpoint = torch.load(best_checkpoint(copy), weights_only=True)
+    checkpoint["state_dict"]["model.layers.output.bias"][3] = float("inf")  # what a diverged run's last save holds
+    torch.save(checkpoint, best_checkpoint(copy))
+    with pytest.raises(UserError, match=r"its weights layers.output.bias hold NaN or infinity \(saved after the "
+                                        r"run diverged\): the network would answer nan"):
+        export(str(best_checkpoint(copy)), "torch_export", None)
+    assert not (copy / "exported").exists()

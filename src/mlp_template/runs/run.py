@@ -58,11 +58,14 @@ class Run:
 
     def network(self, model: DictConfig | dict) -> MLP:
         """The network ``model`` (a run's model config) builds for the data, holding the checkpoint's weights, in
-        eval mode; a one-line error names the first layer that does not fit."""
+        eval mode; a one-line error names the first layer that does not fit, or that holds NaN or infinity."""
         network = build_network(self.data, OmegaConf.to_container(model) if isinstance(model, DictConfig) else model)
         weights = {name.removeprefix("model."): tensor for name, tensor in self.checkpoint["state_dict"].items()
                    if name.startswith("model.")}  # the Learner keeps the MLP under "model."
         check_network(weights, network, self.path)
+        if diverged := next((name for name, tensor in weights.items() if not torch.isfinite(tensor).all()), None):
+            raise CheckpointError(f"ckpt_path={self.path}: its weights {diverged} hold NaN or infinity (saved after "
+                                  "the run diverged): the network would answer nan; use an earlier one, e.g. best")
         network.load_state_dict(weights)
         return network.eval()
 
