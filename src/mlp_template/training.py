@@ -107,12 +107,11 @@ def checked_run(cfg: DictConfig) -> tuple[DictConfig, InMemoryDataModule, Run | 
 def finished(run: Run, cfg: DictConfig) -> dict[str, float] | None:
     """A resumed run with no epoch left to train and its metrics written (``metrics.json``): say so, and return
     them as they are; None when it has training or its final test left."""
-    file = run.folder / "metrics.json" if run.folder else None
-    if run.epochs_done < cfg.trainer.max_epochs or file is None or not file.is_file():
+    file, epochs = run.folder / "metrics.json" if run.folder else None, cfg.trainer.get("max_epochs", cfg.epochs)
+    if run.epochs_done < epochs or file is None or not file.is_file():
         return None
-    print(f"nothing left to train: {run.path} holds all {run.epochs_done} epochs of epochs={cfg.trainer.max_epochs};"
-          f" its metrics stay as they were ({file}); train it longer with: python train.py ckpt_path={run.path} "
-          f"epochs={run.epochs_done * 2}")
+    print(f"nothing left to train: the run has trained its epochs={epochs} ({run.path}); its metrics stay as they "
+          f"were ({file}). To train it longer: python train.py ckpt_path={run.path} epochs={epochs * 2}")
     return json.loads(file.read_text())
 
 
