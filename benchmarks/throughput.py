@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from benchmarks import ceiling, loops, report, synthetic
 from benchmarks.template import ROOT, SteppedRun, import_breakdown, import_profile, run_template, take_turns
-from mlp_template.data import InMemoryDataModule
+from mlp_template.data.datamodule import InMemoryDataModule
 from mlp_template.module import Learner
 from mlp_template.training import plain
 

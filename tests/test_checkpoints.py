@@ -18,9 +18,10 @@ from omegaconf import DictConfig
 import mlp_template.runs.checkpoints
 from mlp_template.errors import UserError
 from mlp_template.module import Learner
-from mlp_template.runs.checkpoints import AtomicCheckpointIO, CheckpointError, read_checkpoint
-from mlp_template.runs.config import ConfigError, validate
+from mlp_template.runs.checkpoints import AtomicCheckpointIO
+from mlp_template.runs.config import ConfigError
 from mlp_template.runs.folders import new_folder, resumed_config
+from mlp_template.runs.run import CheckpointError, Run, read_checkpoint
 from mlp_template.training import checked_run, train
 from tests.conftest import DIGITS, ROOT, compose_config
 
@@ -153,7 +154,7 @@ def test_a_truncated_checkpoint_is_refused_before_any_work(tmp_path: Path, train
     truncated = tmp_path / "checkpoints" / "last.ckpt"
     truncated.write_bytes(good[: len(good) * 2 // 3])
     with pytest.raises(CheckpointError, match=r"last.ckpt: truncated or damaged"):
-        validate(run_config(tmp_path, f"ckpt_path={truncated}"))
+        checked_run(run_config(tmp_path, f"ckpt_path={truncated}"))
 
 
 NETWORK = ("batch_size=16", "model.hidden_sizes=[32,16]", "model.batch_norm=true", "model.dropout=0.1")
@@ -169,7 +170,7 @@ def test_a_checkpoint_of_another_network_names_the_layer(trained_run, overrides:
     run_dir, _ = trained_run
     cfg = compose_config(run_dir, *NETWORK, f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", *overrides)
     with pytest.raises(CheckpointError, match=message):
-        validate(cfg)
+        checked_run(cfg)
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -191,15 +192,15 @@ def test_a_weights_only_checkpoint_cannot_be_resumed(tmp_path: Path, trained_run
     weights = tmp_path / "weights.ckpt"
     torch.save({key: full[key] for key in ("state_dict", "hyper_parameters", "epoch", "global_step")}, weights)
     with pytest.raises(CheckpointError, match="holds weights only, no training state to resume"):
-        validate(run_config(run_dir, f"ckpt_path={weights}"))
-    validate(run_config(run_dir, f"ckpt_path={weights}"), resume=False)  # fine to evaluate
+        checked_run(run_config(tmp_path, f"ckpt_path={weights}"))
+    assert Run.read(weights).network({"hidden_sizes": [32, 16], "batch_norm": True, "dropout": 0.1})  # evaluable
 
 
 def test_ckpt_path_last_without_a_run_says_so(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"ckpt_path=last: no run under logs/runs has a checkpoints/last\.ckpt"):
-        validate(compose_config(tmp_path, "ckpt_path=last"))
+        checked_run(compose_config(tmp_path, "ckpt_path=last"))
     with pytest.raises(UserError, match=r"ckpt_path= is empty: give a checkpoint file, or last"):
-        validate(compose_config(tmp_path, "ckpt_path="))
+        checked_run(compose_config(tmp_path, "ckpt_path="))
 
 
 def test_a_resume_takes_the_runs_saved_config_and_refuses_new_groups(trained_run, tmp_path: Path) -> None:
@@ -217,9 +218,9 @@ def test_a_resume_takes_the_runs_saved_config_and_refuses_new_groups(trained_run
         try:
             if isinstance(expected, str):
                 with pytest.raises(UserError, match=expected):
-                    resumed_config(cfg)
+                    resumed_config(cfg, Run.read(tmp_path / "run" / "checkpoints" / "last.ckpt"))
             else:
-                resumed = resumed_config(cfg)
+                resumed = resumed_config(cfg, Run.read(tmp_path / "run" / "checkpoints" / "last.ckpt"))
                 # The run's batch size and network, not today's defaults (32, [128, 64]); the typed epochs.
                 assert (resumed.batch_size, list(resumed.model.hidden_sizes), resumed.epochs) == (16, [32, 16], 5)
         finally:

@@ -5,7 +5,8 @@ import torch
 from hydra.utils import instantiate
 from torch.utils.data import DistributedSampler, TensorDataset
 
-from mlp_template.data import BatchIndices, DatasetNotFoundError
+from mlp_template.data import DatasetNotFoundError
+from mlp_template.data.datamodule import BatchIndices
 from mlp_template.data.images import DigitsDataModule, TorchvisionDataModule
 from tests.conftest import compose_config, run_train
 

@@ -6,6 +6,7 @@ same operations in the same order: there is no reason for any difference, so no 
 """
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -149,3 +150,21 @@ def test_csv_logger_keeps_its_rows_across_a_resume(tmp_path: Path, recwarn: pyte
     steps = {tag: [int(row["step"]) for row in rows if row[tag]] for tag in ("train/loss", "val/loss")}
     # Lightning's CSVLogger alone would have deleted epoch 0's rows.
     assert steps == {"train/loss": [0, 1], "val/loss": [0, 1]}
+
+
+def test_a_moved_run_resumes_whole_and_a_finished_run_is_left_as_it_was(tmp_path: Path, reference: Path,
+                                                                           capsys: pytest.CaptureFixture) -> None:
+    run(tmp_path / "before", "epochs=2")
+    shutil.move(tmp_path / "before", tmp_path / "moved")  # its checkpoints record paths in the old folder
+    moved = tmp_path / "moved"
+    run(moved, "epochs=4", f"ckpt_path={moved / 'checkpoints' / 'last.ckpt'}")
+    assert_same_training(moved, reference)
+    # The best of all four epochs was kept and tested, the one before the move included: the reference's.
+    assert [p.name for p in (moved / "checkpoints").glob("epoch*.ckpt")] == \
+        [p.name for p in (reference / "checkpoints").glob("epoch*.ckpt")]
+    written = (moved / "metrics.json").read_text()
+    assert json.loads(written) == json.loads((reference / "metrics.json").read_text())
+    capsys.readouterr()
+    assert run(moved, "epochs=4", "ckpt_path=last") == json.loads(written)
+    assert "nothing left to train" in capsys.readouterr().out
+    assert (moved / "metrics.json").read_text() == written  # train/loss and last_epoch/* kept

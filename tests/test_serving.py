@@ -2,21 +2,26 @@
 
 import csv
 import pickle
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from PIL import Image
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_diabetes, load_digits
 
 from mlp_template.errors import UserError
 from mlp_template.module import Learner
 from mlp_template.serving.evaluation import evaluate
 from mlp_template.serving.export import export
+from mlp_template.serving.generation import generate
 from mlp_template.serving.prediction import predict
-from tests.conftest import read_scalars
+from mlp_template.training import train
+from tests.conftest import compose_config, read_scalars
 
 
 def best_checkpoint(run_dir: Path) -> Path:
@@ -132,3 +137,62 @@ def test_onnx_export_gives_the_checkpoints_outputs(tmp_path: Path, trained_run, 
 def test_export_names_an_unknown_format(trained_run) -> None:
     with pytest.raises(UserError, match="format=tflite: must be one of torch_export, onnx"):
         export(str(best_checkpoint(trained_run[0])), "tflite", None)
+
+
+def test_ckpt_path_best_is_the_checkpoint_the_newest_run_tested(tmp_path: Path, trained_run, digits,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir, trained = trained_run
+    moved = shutil.copytree(run_dir, tmp_path / "logs" / "runs" / "moved_here")  # where it trained is recorded
+    monkeypatch.chdir(tmp_path)
+    tested = best_checkpoint(moved)  # the one whose metrics training printed
+    assert evaluate("best") == {"test/loss": trained["test/loss"], "test/acc": trained["test/acc"]}
+    np.save(tmp_path / "rows.npy", digits[0].reshape(20, 64))
+    assert predict("best", str(tmp_path / "rows.npy"), None) == moved / "predictions" / "rows.csv"
+    assert export("best", "torch_export", None) == moved / "exported" / f"{tested.stem}.pt2"
+    named = re.escape(f"logs/runs/moved_here/checkpoints/{tested.name}")
+    with pytest.raises(UserError, match=f"^ckpt_path={named}: a classification network"):
+        generate("best", 1, "", 1.0, 0, 5)
+
+
+@pytest.mark.parametrize(("value", "shown"), [(np.nan, "nan"), (1e39, "1e+39"), (-np.inf, "-inf")])
+def test_an_input_that_is_not_a_finite_float32_is_refused_naming_row_and_column(tmp_path: Path, trained_run,
+                                                                                  value: float, shown: str) -> None:
+    rows = np.full((3, 64), 0.5)  # float64: 1e39 is a number there, and infinite as the network's float32
+    rows[1, 5] = value
+    np.save(tmp_path / "x.npy", rows)
+    with pytest.raises(UserError, match=rf"x.npy: row 1, column 6: {re.escape(shown)} is not a finite float32 number"):
+        predict(str(best_checkpoint(trained_run[0])), str(tmp_path / "x.npy"), str(tmp_path / "out.csv"))
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_table_value_beyond_float32_is_refused_by_predict_and_eval(tmp_path: Path) -> None:
+    table = load_diabetes(as_frame=True, scaled=False).frame
+    table.to_csv(tmp_path / "table.csv", index=False)
+    run_dir = tmp_path / "run"
+    cfg = compose_config(run_dir, "data=csv", f"data.path={tmp_path / 'table.csv'}", "data.target=target", "epochs=1",
+                         "~callbacks.progress_bar", "+trainer.enable_progress_bar=false")
+    (run_dir / ".hydra").mkdir(parents=True)
+    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
+    train(cfg)
+    table.head(3).assign(bmi=[30.0, 1e39, 25.0]).to_csv(tmp_path / "new.csv", index=False)
+    with pytest.raises(UserError, match=r"new.csv: row 2, column bmi: inf is not a finite float32 number"):
+        predict(str(run_dir / "checkpoints" / "last.ckpt"), str(tmp_path / "new.csv"), str(tmp_path / "out.csv"))
+    assert not (tmp_path / "out.csv").exists()
+    datamodule = instantiate(cfg.data)
+    datamodule.read()
+    test_row = int(datamodule.rows["test"][0])  # a test row: the preprocessing fitted on training rows stays the same
+    table.loc[test_row, "s1"] = 1e39
+    table.to_csv(tmp_path / "table.csv", index=False)
+    with pytest.raises(UserError, match=rf"table.csv(?=.*row {test_row + 1}\b)(?=.*s1)"):
+        evaluate(str(run_dir / "checkpoints" / "last.ckpt"))
+
+
+def test_a_checkpoint_whose_weights_diverged_is_not_served(tmp_path: Path, trained_run) -> None:
+    copy = shutil.copytree(trained_run[0], tmp_path / "run", ignore=shutil.ignore_patterns("exported", "eval"))
+    checkpoint = torch.load(best_checkpoint(copy), weights_only=True)
+    checkpoint["state_dict"]["model.layers.output.bias"][3] = float("inf")  # what a diverged run's last save holds
+    torch.save(checkpoint, best_checkpoint(copy))
+    with pytest.raises(UserError, match=r"its weights layers.output.bias hold NaN or infinity \(saved after the "
+                                        r"run diverged\): the network would answer nan"):
+        export(str(best_checkpoint(copy)), "torch_export", None)
+    assert not (copy / "exported").exists()

@@ -34,7 +34,7 @@ def one_line_errors() -> Iterator[None]:
 
 def quiet_warnings_nobody_can_act_on() -> None:
     """Process-wide filters, set by the programs (not on import): each matched narrowly, so any other warning shows."""
-    from lightning.pytorch.utilities.warnings import PossibleUserWarning  # here: the serving programs run without it
+    from lightning.pytorch.utilities.warnings import PossibleUserWarning  # here: serving never imports Lightning
 
     # Lightning 2.6 still builds torch's LeafSpec, which torch 2.14 deprecates: about Lightning's own code.
     warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning,

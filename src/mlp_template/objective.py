@@ -10,7 +10,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mlp_template.data import InMemoryDataModule
+from mlp_template.data.datamodule import InMemoryDataModule
 from mlp_template.runs.config import ConfigError, validate
 from mlp_template.tasks import TASKS, metric_names
 
@@ -48,7 +48,7 @@ def multirun_objective(config: DictConfig) -> tuple[str, str]:
                           "them; give both, e.g. optimized_metric=val/loss optimized_direction=minimize")
     if config.optimized_metric is not None:
         return config.optimized_metric, config.optimized_direction
-    validate(config, resume=False)
+    validate(config)
     data: InMemoryDataModule = instantiate(config.data)
     data.read()
     return TASKS[data.task].optimized

@@ -7,12 +7,13 @@ logits, or a number in the target's units) and how predict.py writes it. A new t
 ``TASKS``.
 """
 
+from typing import TYPE_CHECKING
+
 import torch.nn.functional as F
 from torch import Tensor
-from torchmetrics import Metric
-from torchmetrics.classification import MulticlassAccuracy
-from torchmetrics.regression import MeanAbsoluteError, R2Score
-from torchmetrics.text import Perplexity
+
+if TYPE_CHECKING:  # torchmetrics is imported where metrics are built: serving answers without it
+    from torchmetrics import Metric
 
 
 class Classification:
@@ -30,9 +31,11 @@ class Classification:
     def loss(self, outputs: Tensor, y: Tensor) -> Tensor:
         return F.cross_entropy(outputs, y)
 
-    def metrics(self) -> dict[str, Metric]:
+    def metrics(self) -> dict[str, "Metric"]:
         """Accuracy; for a table's classes also balanced accuracy, the mean of each class's recall (a network that
         always answers the majority of 97 % scores 0.97 accuracy, but 0.5 balanced accuracy on two classes)."""
+        from torchmetrics.classification import MulticlassAccuracy  # here: serving runs without torchmetrics
+
         balanced = {"balanced_acc": MulticlassAccuracy(self.classes, average="macro")} if self.balanced else {}
         return {"acc": MulticlassAccuracy(self.classes, average="micro"), **balanced}
 
@@ -75,7 +78,9 @@ class Regression:
     def loss(self, outputs: Tensor, y: Tensor) -> Tensor:
         return F.mse_loss(outputs.squeeze(1), y)
 
-    def metrics(self) -> dict[str, Metric]:
+    def metrics(self) -> dict[str, "Metric"]:
+        from torchmetrics.regression import MeanAbsoluteError, R2Score
+
         return {"mae": MeanAbsoluteError(), "r2": R2Score()}
 
     def judged(self, outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -108,7 +113,9 @@ class NextToken(Classification):
     metric_names = ("perplexity",)
     optimized = ("val/loss", "minimize")
 
-    def metrics(self) -> dict[str, Metric]:
+    def metrics(self) -> dict[str, "Metric"]:
+        from torchmetrics.text import Perplexity
+
         return {"perplexity": Perplexity()}
 
     def always_scores(self, train: Tensor, test: Tensor) -> dict[str, float]:

@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
-from mlp_template.data import InMemoryDataModule
+from mlp_template.data.datamodule import InMemoryDataModule
 from mlp_template.errors import UserError
 from mlp_template.files import output_folder
 from mlp_template.learning_rate import find_lr
@@ -18,16 +18,16 @@ from mlp_template.module import Learner
 from mlp_template.objective import settle
 from mlp_template.panels import Panel
 from mlp_template.panels.hparams import hyperparameters, write_tested
-from mlp_template.runs.checkpoints import AtomicCheckpointIO, best_checkpoint, read_checkpoint
-from mlp_template.runs.config import check_checkpoint_data, validate
+from mlp_template.runs.checkpoints import AtomicCheckpointIO, best_checkpoint
+from mlp_template.runs.config import validate
 from mlp_template.runs.folders import (
     build_logger,
-    checkpoint_file,
     discard_refused_run,
     own_folder_warnings_quiet,
     record_resumed_config,
     resumed_config,
 )
+from mlp_template.runs.run import Run, read_checkpoint, resumed_run
 from mlp_template.sweep import refuse_local_ddp_in_multirun
 
 
@@ -57,7 +57,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """
     skip_futile_gpu_probe()
     # 1. the examples, read and checked with every config value before any work; a resume gets its run's config
-    cfg, datamodule, resume_from = checked_run(cfg)
+    cfg, datamodule, run = checked_run(cfg)
+    if run is not None and (metrics := finished(run, cfg)):
+        return metrics
     L.seed_everything(cfg.seed, workers=True)  # same seed, same initial weights, same shuffles, same curves
     module = Learner(  # 2. the network, its loss and its optimizer
         data=datamodule.signature(),  # sizes, task and preprocessing come from the data, never typed twice
@@ -65,46 +67,62 @@ def train(cfg: DictConfig) -> dict[str, float]:
         optimizer=plain(cfg.optimizer),
         scheduler=plain(cfg.scheduler),
     )
-    with own_folder_warnings_quiet(resuming=resume_from is not None):
-        trainer = build_trainer(cfg, module.hparams.data, resume_from)  # 3. the loop, its logger and callbacks
+    with own_folder_warnings_quiet(resuming=run is not None):
+        trainer = build_trainer(cfg, module.hparams.data, run)  # 3. the loop, its logger and callbacks
         if cfg.find_lr:  # the learning-rate range test instead of training: python train.py find_lr=true
             return find_lr(trainer, module, datamodule)
         # 4. train; weights_only: loading a checkpoint never runs code from it (tensors and plain values only).
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=run.path if run else None, weights_only=True)
     return final_test(trainer, module, datamodule, cfg)
 
 
-def checked_run(cfg: DictConfig) -> tuple[DictConfig, InMemoryDataModule, Path | None]:
-    """The config this run uses, every value checked; its data, read and checked; and the checkpoint it resumes
-    from (None: a new run).
+def checked_run(cfg: DictConfig) -> tuple[DictConfig, InMemoryDataModule, Run | None]:
+    """The config this run uses, every value checked; its data, read and checked; and the run it resumes, its
+    checkpoint read once (None: a new run).
 
     A resume (``ckpt_path=...``) takes its run's saved config plus this command line's keys. A refused config or
     data file leaves no folder behind and the resumed run's record untouched.
     """
     try:
-        used = resumed_config(cfg)
+        run = resumed_run(cfg)  # a missing, unsafe or truncated checkpoint is named before anything else
+        used = resumed_config(cfg, run)
         validate(used)  # one line per mistake
         output_folder(used.output_dir, "output_dir")  # where the logs and checkpoints go: a folder, writable
+        if run is not None:
+            run.check_resumable()
+            run.network(used.model)  # the checkpoint's weights fit this config's network, layer by layer
         datamodule: InMemoryDataModule = instantiate(used.data)
         datamodule.read()  # a bad file or value is named here, before the network is built
         settle(used, datamodule.task)  # a null optimized_metric: the task's own, known now (objective.py)
         # The caller's config names the same metric: train.py returns it to a sweeper (a resume's used is a copy).
         cfg.optimized_metric, cfg.optimized_direction = used.optimized_metric, used.optimized_direction
-        check_checkpoint_data(used, datamodule.signature(), same_run=used is not cfg)
+        if run is not None:
+            run.check_data(datamodule.signature(), same_run=used is not cfg)
     except UserError:
         discard_refused_run(cfg.output_dir)
         raise
     if used is not cfg:  # a resume in a run folder: its saved config, now checked, is what runs
         record_resumed_config(used)
-    return used, datamodule, checkpoint_file(used) if used.ckpt_path else None
+    return used, datamodule, run
 
 
-def build_trainer(cfg: DictConfig, data: dict, resume_from: Path | None) -> L.Trainer:
+def finished(run: Run, cfg: DictConfig) -> dict[str, float] | None:
+    """A resumed run with no epoch left to train and its metrics written (``metrics.json``): say so, and return
+    them as they are; None when it has training or its final test left."""
+    file, epochs = run.folder / "metrics.json" if run.folder else None, cfg.trainer.get("max_epochs", cfg.epochs)
+    if run.epochs_done < epochs or file is None or not file.is_file():
+        return None
+    print(f"nothing left to train: the run has trained its epochs={epochs} ({run.path}); its metrics stay as they "
+          f"were ({file}). To train it longer: python train.py ckpt_path={run.path} epochs={epochs * 2}")
+    return json.loads(file.read_text())
+
+
+def build_trainer(cfg: DictConfig, data: dict, run: Run | None) -> L.Trainer:
     """Lightning's loop with this run's logger (continuing a resumed run's curves) and callbacks: the panels that
     apply to ``data`` (a data module's signature), and none switched off with ``~callbacks.NAME`` or ``NAME: null``."""
     callbacks = [instantiate(callback) for callback in (cfg.get("callbacks") or {}).values() if callback is not None]
     callbacks = [callback for callback in callbacks if not isinstance(callback, Panel) or callback.applies_to(data)]
-    logger = build_logger(cfg, first_epoch(resume_from))
+    logger = build_logger(cfg, run.epochs_done if run else None)  # a resume logs from its first epoch on
     trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()])
     refuse_local_ddp_in_multirun(trainer)
     return trainer
@@ -132,13 +150,6 @@ def final_test(
     log_hyperparams(trainer, cfg, metrics, epoch=saved["epoch"] if saved else max(trainer.current_epoch - 1, 0))
     report(trainer, metrics, test_rows=len(datamodule.examples["test"][1]))
     return metrics
-
-
-def first_epoch(checkpoint: Path | None) -> int | None:
-    """The first epoch a run resumed from ``checkpoint`` logs (the epochs finished before it was saved); None: new."""
-    if checkpoint is None:
-        return None
-    return read_checkpoint(checkpoint)["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
 
 
 def log_hyperparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float], epoch: int) -> None:

@@ -8,14 +8,13 @@ from torch import Tensor
 from mlp_template.data import (
     DataError,
     DatasetNotFoundError,
-    InMemoryDataModule,
     Split,
-    say,
     split_count,
     split_off,
     split_sizes,
     split_three_ways,
 )
+from mlp_template.data.datamodule import InMemoryDataModule, say
 from mlp_template.data.image_files import class_folders, read_images
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
-from mlp_template.data import DataError, InMemoryDataModule, Split, frequency_baseline, split_sizes, split_three_ways
+from mlp_template.data import DataError, Split, frequency_baseline, split_sizes, split_three_ways
 from mlp_template.data.columns import as_numbers, convert, decide_kinds, listing
 from mlp_template.data.csv_file import check_finite, check_values, is_number, is_numeric, read_csv
+from mlp_template.data.datamodule import InMemoryDataModule, say
 from mlp_template.data.encoding import categories_line, encode_rows, fit_encoding, said
 
 MAX_CLASSES = 20  # a target of whole numbers with at most this many distinct values holds classes
@@ -212,9 +212,3 @@ def class_names(target: pd.Series) -> pd.Series:
 def class_order(name: str) -> tuple[bool, float, str]:
     """Numbers in numeric order (2 before 10), then text alphabetically."""
     return (not is_number(name), float(name) if is_number(name) else 0.0, name)
-
-
-@rank_zero_only
-def say(line: str) -> None:
-    """Print once, not once per DDP process."""
-    print(line)

@@ -12,15 +12,8 @@ from pathlib import Path
 
 import torch
 
-from mlp_template.data import (
-    DataError,
-    InMemoryDataModule,
-    Split,
-    frequency_baseline,
-    say,
-    split_sizes,
-    split_three_ways,
-)
+from mlp_template.data import DataError, Split, frequency_baseline, split_sizes, split_three_ways
+from mlp_template.data.datamodule import InMemoryDataModule, say
 from mlp_template.data.vocabulary import encode, vocabulary
 
 LISTS = {"first_names": ("dist.male.first", "dist.female.first"), "surnames": ("dist.all.last",)}

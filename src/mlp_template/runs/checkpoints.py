@@ -1,4 +1,5 @@
-"""Checkpoints: the weights and the training state on disk, written atomically and read without running code.
+"""Checkpoints: the weights and the training state on disk, written atomically (run.py reads them without running
+code).
 
 A checkpoint is what Lightning saves (https://lightning.ai/docs/pytorch/stable/common/checkpointing_basic.html):
 the weights (``state_dict``), the optimizer and scheduler, the loop counters, each callback's state and the
@@ -8,9 +9,7 @@ hyperparameters, as tensors and plain containers only, so ``torch.load(weights_o
 import errno
 import io
 import os
-import pickle
 import random
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -20,13 +19,8 @@ import numpy as np
 import torch
 from lightning.fabric.plugins.io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
-from torch import nn
 
-from mlp_template.errors import UserError
-
-
-class CheckpointError(UserError):
-    """A checkpoint file that cannot be used: missing, not a checkpoint, truncated, unsafe, for another network."""
+from mlp_template.runs.run import CheckpointError
 
 
 def replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
@@ -79,6 +73,32 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return None
 
 
+class RunCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint, which finds its run's files again after the run folder was moved (or copied).
+
+    It records the files it keeps (the best so far, the top k) by absolute path. Resumed from another folder,
+    Lightning keeps only the old ``best_model_path`` and forgets the scores, so the earlier best would be neither
+    compared nor found at the final test. Where the run's files are in this folder, the paths are re-based onto it.
+    """
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        saved, best = state_dict.get("dirpath"), state_dict.get("best_model_path") or ""
+        if saved and self.dirpath and saved != self.dirpath and (Path(self.dirpath) / Path(best).name).is_file():
+            state_dict = {key: rebased(value, saved, self.dirpath) for key, value in state_dict.items()}
+        super().load_state_dict(state_dict)
+
+
+def rebased(value: object, old: str, new: str) -> object:
+    """Folder ``old`` or a path in it (or a dict keyed by such paths) moved to folder ``new``; else as it is."""
+    if isinstance(value, dict):
+        return {rebased(key, old, new): item for key, item in value.items()}
+    if value == old:
+        return new
+    if isinstance(value, str) and Path(value).parent == Path(old):
+        return str(Path(new) / Path(value).name)
+    return value
+
+
 def best_checkpoint(trainer: L.Trainer) -> str | None:
     """The first ModelCheckpoint's best file (lowest val/loss; the newest one if it monitors nothing); None before
     its first save, or with no ModelCheckpoint (switched off): then the weights in memory are all."""
@@ -86,62 +106,11 @@ def best_checkpoint(trainer: L.Trainer) -> str | None:
     return (savers[0].best_model_path or None) if savers else None
 
 
-def read_checkpoint(path: Path, key: str = "ckpt_path") -> dict:
-    """Load a checkpoint on the CPU with ``weights_only=True``, explaining in one line why a file cannot be used."""
-    where = f"{key}={path}"
-    if not path.exists():
-        raise CheckpointError(f"{where}: no such file")
-    if not path.is_file():
-        raise CheckpointError(f"{where}: is a directory, not a checkpoint file (*.ckpt)")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        unsafe = re.search(r"GLOBAL (\S+)", str(e))
-        if unsafe:  # weights_only refused to import a function or class: loading would have run code
-            raise CheckpointError(
-                f"{where}: refused: loading it would call {unsafe.group(1)}; this template's checkpoints hold only "
-                "tensors and plain values, so the file was not written by it (load only files you trust)"
-            ) from e
-        detail = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\n|$)", str(e), re.DOTALL)
-        raise CheckpointError(f"{where}: refused: not a checkpoint of this template (the safe loader stopped at: "
-                              f"{' '.join((detail.group(1) if detail else 'an unreadable pickle').split())})") from e
-    except Exception as e:  # torch.load fails on a foreign file with whatever its parser hits first
-        with open(path, "rb") as file:
-            is_zip = file.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
-        problem = "truncated or damaged (an incomplete zip archive)" if is_zip else "not a checkpoint (*.ckpt)"
-        raise CheckpointError(f"{where}: {problem}") from e
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
-        raise CheckpointError(f"{where}: not a checkpoint of this template (it holds no state_dict of weights)")
-    return checkpoint
-
-
-def check_resumable(checkpoint: dict, path: Path) -> None:
-    """A checkpoint saved with weights only can be evaluated, not resumed."""
-    if "loops" not in checkpoint or "optimizer_states" not in checkpoint:
-        raise CheckpointError(f"ckpt_path={path}: holds weights only, no training state to resume "
-                              "(evaluate it with eval.py, or start a new run)")
-
-
-def check_network(state_dict: dict, network: nn.Module, path: Path) -> None:
-    """The checkpoint's weights fit ``network`` layer by layer; else name the first layer that does not."""
-    expected = network.state_dict()
-    where = f"ckpt_path={path} was made for another network"
-    for name, tensor in expected.items():
-        if name not in state_dict:
-            raise CheckpointError(f"{where}: it has no {name}, which this config's network has, of shape "
-                                  f"{tuple(tensor.shape)}")
-        if state_dict[name].shape != tensor.shape:
-            raise CheckpointError(f"{where}: {name} is {tuple(state_dict[name].shape)} in the checkpoint, "
-                                  f"{tuple(tensor.shape)} in this config's network (model.hidden_sizes, data)")
-    for name in (name for name in state_dict if name not in expected):
-        raise CheckpointError(f"{where}: it has {name}, which this config's network has not")
-
-
 class RandomState(L.Callback):
     """Saves the random generators in every checkpoint and restores them on resume.
 
     Lightning 2 checkpoints do not hold them; without them a resumed run draws other dropout masks than the run
-    that never stopped. (The data order needs none: it is a function of the seed and the epoch, see data/__init__.py.)
+    that never stopped. (The data order needs none: it is a function of the seed and the epoch, see data/datamodule.py.)
     """
 
     def state_dict(self) -> dict:

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlp_template.errors import UserError
 from mlp_template.runs.checkpoints import replace_atomically
+from mlp_template.runs.run import Run, newest_last
 
 CLAIMED: dict[str, str] = {}  # new folders this process created, by requested name: Hydra may resolve twice
 
@@ -59,61 +60,29 @@ def record_dir(output_dir: str, stamp: str) -> str:
     return f".hydra/resumed_{stamp}" if (Path(output_dir) / ".hydra" / "config.yaml").is_file() else ".hydra"
 
 
-def newest_last(runs: Path) -> Path | None:
-    """The ``last.ckpt`` written most recently under ``runs``: the run trained last."""
-    found = sorted(runs.glob("*/checkpoints/last.ckpt"), key=lambda path: path.stat().st_mtime)
-    return found[-1] if found else None
-
-
-def checkpoint_file(cfg: DictConfig) -> Path:
-    """``ckpt_path`` as a file: ``last`` is the run folder's ``checkpoints/last.ckpt``."""
-    if not str(cfg.ckpt_path).strip():
-        raise UserError("ckpt_path= is empty: give a checkpoint file, or last")
-    if cfg.ckpt_path == "last":
-        return Path(cfg.output_dir) / "checkpoints" / "last.ckpt"
-    return Path(cfg.ckpt_path)
-
-
-def saved_config(run: Path) -> DictConfig | None:
-    """The config a run saved (``.hydra/config.yaml``), or None for a folder Hydra did not make."""
-    file = run / ".hydra" / "config.yaml"
-    return OmegaConf.load(file) if file.is_file() else None
-
-
 def run_choices(run: Path) -> dict[str, str | None]:
     """The option a run took in each config group (``optimizer: sgd``), from Hydra's record of it."""
     file = run / ".hydra" / "hydra.yaml"
     return dict(OmegaConf.load(file).hydra.runtime.choices) if file.is_file() else {}
 
 
-def run_of_checkpoint(path: Path) -> DictConfig:
-    """The config saved by the run that wrote checkpoint ``path`` (``<run>/checkpoints/*.ckpt``), pointing at it."""
-    run = path.resolve().parent.parent
-    cfg = saved_config(run) if path.resolve().parent.name == "checkpoints" else None
-    if cfg is None:
-        raise UserError(f"ckpt_path={path}: not in a run folder (<run>/checkpoints/, beside <run>/.hydra/config.yaml): "
-                        "the config of the run that made it is needed, for its data and preprocessing")
-    cfg.output_dir, cfg.ckpt_path = str(run), str(path)  # the saved output_dir is a Hydra interpolation
-    return cfg
-
-
 # The data keys a resume may change: where the files are and how the examples are batched, not which examples are
-# in which split (a moved or other file is compared with the checkpoint's data once read: config.py).
+# in which split (a moved or other file is compared with the checkpoint's data once read: run.py).
 HOW_DATA_IS_READ = ("batch_size", "seed", "shuffle", "root", "download", "path")
 
 
-def resumed_config(cfg: DictConfig) -> DictConfig:
-    """For ``python train.py ckpt_path=...``: the run's saved config, with the keys typed on this command line.
+def resumed_config(cfg: DictConfig, run: Run | None) -> DictConfig:
+    """For ``python train.py ckpt_path=...``: the config ``run`` saved, with the keys typed on this command line.
 
     A resume continues the run as it was configured (not with today's defaults); ``epochs=40`` trains it longer.
     Config groups (``optimizer=adam``) cannot change mid-run: the checkpoint holds that optimizer's state; nor can
     the data and its splits (``data.split_seed``): the validation and test examples would move into training.
     """
-    saved = saved_config(Path(cfg.output_dir)) if cfg.get("ckpt_path") and HydraConfig.initialized() else None
-    if saved is None:  # a new run, a checkpoint from outside a run folder, or a caller without a command line
-        return cfg
+    if run is None or run.config is None or not HydraConfig.initialized():
+        return cfg  # a new run, a checkpoint from outside a run folder, or a caller without a command line
+    saved = run.config
     groups = set(HydraConfig.get().runtime.choices)
-    used = run_choices(Path(cfg.output_dir))
+    used = run_choices(run.folder)
     for override in OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task)):
         key = override.key_or_group
         if key in groups:

@@ -17,6 +17,7 @@ import torch
 from torch.export import Dim
 
 from mlp_template.errors import UserError
+from mlp_template.runs.run import served_run
 from mlp_template.serving.prediction import load_predictor
 
 FORMATS = {"torch_export": ".pt2", "onnx": ".onnx"}
@@ -26,9 +27,9 @@ def export(ckpt_path: str, file_format: str, output: str | None) -> Path:
     """Export ``ckpt_path`` to ``output`` (default ``<run>/exported/<checkpoint name><suffix>``); return the file."""
     if file_format not in FORMATS:
         raise UserError(f"format={file_format}: must be one of {', '.join(FORMATS)}")
-    predictor, cfg = load_predictor(ckpt_path)
-    checkpoint = Path(cfg.ckpt_path)
-    path = Path(output) if output else Path(cfg.output_dir) / "exported" / f"{checkpoint.stem}{FORMATS[file_format]}"
+    run = served_run(ckpt_path)
+    predictor = load_predictor(run)
+    path = Path(output) if output else run.folder / "exported" / f"{run.path.stem}{FORMATS[file_format]}"
     path.parent.mkdir(parents=True, exist_ok=True)
     data = predictor.data
     example = torch.zeros(2, *data["input_shape"], dtype=getattr(torch, data["input_dtype"]))
@@ -40,7 +41,7 @@ def export(ckpt_path: str, file_format: str, output: str | None) -> Path:
     # What the inputs and outputs mean: the shapes, and a table's columns and categories or a vocabulary.
     described = {key: value for key, value in data.items() if key not in ("input_mean", "input_std")}
     path.with_suffix(".inputs.json").write_text(json.dumps(described, indent=1))
-    print(f"exported {checkpoint} -> {path.resolve()}")
+    print(f"exported {run.path} -> {path.resolve()}")
     return path
 
 

@@ -2,16 +2,13 @@
 and again, until the end mark. The TEXT panel (panels/samples.py) and ``generate.py`` both write with it.
 """
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
 from mlp_template.data.vocabulary import cased, decode, encode, unknown_characters
 from mlp_template.errors import UserError
-from mlp_template.runs.checkpoints import read_checkpoint
-from mlp_template.runs.config import POSITIVE, POSITIVE_INT, SEED, ConfigError, checkpoint_config
-from mlp_template.serving.prediction import load_network
+from mlp_template.runs.config import POSITIVE, POSITIVE_INT, SEED, ConfigError
+from mlp_template.runs.run import served_run
 
 OPTIONAL_INT = (lambda v: v is None or POSITIVE_INT[0](v), "an integer >= 1, or null (the longest training word)")
 
@@ -51,11 +48,10 @@ def generate(ckpt_path: str, num: int, prefix: str, temperature: float, seed: in
                                          ("max_length", max_length, OPTIONAL_INT), ("seed", seed, SEED)):
         if not check(value):
             raise ConfigError(f"{key}={value}: must be {allowed}")
-    cfg = checkpoint_config(ckpt_path, data_files=False)
-    checkpoint = read_checkpoint(Path(cfg.ckpt_path))
-    data = checkpoint["hyper_parameters"]["data"]
+    run = served_run(ckpt_path)
+    data = run.data
     if data["task"] != "next_token":
-        raise UserError(f"ckpt_path={cfg.ckpt_path}: a {data['task']} network, which writes no words; "
+        raise UserError(f"ckpt_path={run.path}: a {data['task']} network, which writes no words; "
                         "generate.py samples from a next-token run (python train.py data=words data.path=...)")
     vocab = data["vocab"]
     prefix = str(prefix or "")
@@ -66,7 +62,7 @@ def generate(ckpt_path: str, num: int, prefix: str, temperature: float, seed: in
     max_length = max_length or longest_word(data)
     if len(prefix) >= max_length:
         raise ConfigError(f"prefix={prefix}: as long as max_length={max_length} or longer; nothing left to write")
-    network = load_network(checkpoint, cfg.model)
+    network = run.network(run.config.model)
     words = sample_words(network, vocab, data["input_shape"][0], num, torch.Generator().manual_seed(seed), prefix,
                          temperature, max_length)
     print("\n".join(words))

@@ -11,15 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from mlp_template.data.image_files import SUFFIXES, class_folders, image_files, read_images
 from mlp_template.errors import UserError
 from mlp_template.files import utf8_lines
-from mlp_template.model import build_network
-from mlp_template.runs.checkpoints import read_checkpoint
-from mlp_template.runs.config import checkpoint_config
+from mlp_template.runs.run import Run, served_run
 from mlp_template.tasks import TASKS
 
 
@@ -42,21 +39,9 @@ class Predictor(nn.Module):
         return self.task.answer(self.network(x))
 
 
-def load_network(checkpoint: dict, model: DictConfig) -> nn.Module:
-    """The network a checkpoint holds, rebuilt for the data it describes with its run's ``model`` config, in eval
-    mode."""
-    network = build_network(checkpoint["hyper_parameters"]["data"], OmegaConf.to_container(model))
-    weights = checkpoint["state_dict"]  # the MLP's are under "model."
-    network.load_state_dict({name[6:]: tensor for name, tensor in weights.items() if name.startswith("model.")})
-    return network.eval()
-
-
-def load_predictor(ckpt_path: str) -> tuple[Predictor, DictConfig]:
-    """The checkpoint's network behind its run's preprocessing, and the run's config."""
-    cfg = checkpoint_config(ckpt_path, data_files=False)
-    checkpoint = read_checkpoint(Path(cfg.ckpt_path))
-    network = load_network(checkpoint, cfg.model)
-    return Predictor(network, checkpoint["hyper_parameters"]["data"]).eval(), cfg
+def load_predictor(run: Run) -> Predictor:
+    """The run's checkpoint: its network behind its run's preprocessing."""
+    return Predictor(run.network(run.config.model), run.data).eval()
 
 
 def read_inputs(path: Path, image_shape: tuple[int, ...]) -> tuple[list[str], Tensor, list[str] | None]:
@@ -79,11 +64,30 @@ def read_inputs(path: Path, image_shape: tuple[int, ...]) -> tuple[list[str], Te
     if rows.ndim < 2 or rows[0].size != size:
         raise UserError(f"{where}: holds rows of shape {rows.shape[1:]}; the network takes {size} pixel values "
                         f"per row (an image {'x'.join(map(str, image_shape))}), in [0, 1]")
+    names = [str(i) for i in range(len(rows))]
+    refuse_non_finite(torch.as_tensor(rows).reshape(len(rows), -1), torch.float32, where, names)
     pixels = torch.as_tensor(rows, dtype=torch.float32).reshape(len(rows), *image_shape)
     if pixels.min() < 0 or pixels.max() > 1:
         raise UserError(f"{where}: values from {pixels.min():.3g} to {pixels.max():.3g}; pixels must be in [0, 1] "
                         "(divide by 255, or by 16 for scikit-learn's digits)")
-    return [str(i) for i in range(len(rows))], pixels, None
+    return names, pixels, None
+
+
+def refuse_non_finite(x: Tensor, dtype: torch.dtype, where: str, rows: list[str],
+                      columns: list[str] | None = None) -> None:
+    """Refuse inputs (examples, values) that are NaN or infinite once cast to the network's ``dtype`` (1e39 is a
+    float64, but inf as a float32), in one line naming the first one's row and column (counted from 1 if unnamed)."""
+    if not x.is_floating_point():
+        return  # whole numbers: finite in any float type the network uses
+    bad = ~torch.isfinite(x.to(dtype).flatten(1))
+    if not bad.any():
+        return
+    row, column = bad.nonzero()[0].tolist()
+    name = columns[column] if columns and column < len(columns) else str(column + 1)
+    largest = torch.finfo(dtype).max
+    raise UserError(f"{where}: row {rows[row]}, column {name}: {x.flatten(1)[row, column].item():g} is not a finite "
+                    f"{str(dtype).removeprefix('torch.')} number (those lie within ±{largest:.3g}); the network would "
+                    "answer nan: fix or leave out that value")
 
 
 def read_image_inputs(
@@ -129,11 +133,12 @@ def is_number(text: str) -> bool:
 def predict(ckpt_path: str, inputs: str, output: str | None) -> Path:
     """Write ``output`` (default ``<run>/predictions/<inputs name>.csv``): for each input, the predicted class and
     the probability of each class, or the predicted number."""
-    predictor, cfg = load_predictor(ckpt_path)
-    data = predictor.data
+    run = served_run(ckpt_path)
+    data = run.data
     if data["task"] == "next_token":
-        raise UserError(f"ckpt_path={cfg.ckpt_path}: a next-token network writes words: python generate.py "
+        raise UserError(f"ckpt_path={run.path}: a next-token network writes words: python generate.py "
                         f"ckpt_path={ckpt_path}")
+    predictor = load_predictor(run)
     table = None
     if "kinds" in data:  # a table's network: rows with the training table's columns
         from mlp_template.data.encoding import read_rows  # imported here: only tables need pandas
@@ -149,7 +154,7 @@ def predict(ckpt_path: str, inputs: str, output: str | None) -> Path:
                             f"{', '.join(predictor.task.names)}")
     with torch.no_grad():
         outputs = torch.cat([predictor(batch) for batch in x.split(1024)])  # the forward pass only
-    out = Path(output) if output else Path(cfg.output_dir) / "predictions" / f"{Path(inputs).resolve().stem}.csv"
+    out = Path(output) if output else run.folder / "predictions" / f"{Path(inputs).resolve().stem}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     header, rows = predictor.task.table(outputs, f"predicted_{data.get('target', 'class')}")
     if table is not None:  # every input column as read (the target's true value too, where given), then the answers
