@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlp_template.errors import UserError
 from mlp_template.objective import multirun_objective
+from mlp_template.panels import tensorboard_command
 
 SHARED = "MLP_TEMPLATE_SHARED_OVERRIDES"  # the overrides every job of the running multirun shares (JSON list)
 
@@ -75,7 +76,7 @@ class SweepSummary(Callback):
                 writer.writerow([rank if self.metric in job.metrics else "", job.run, *values, " ".join(job.overrides)])
         print(f"\nsweep summary, best {self.metric} first ({self.direction}): {sweep_dir / 'summary.csv'}")
         print(table(jobs, columns))
-        print(f"see the curves: tensorboard --logdir {sweep_dir}")
+        print(f"see the curves: {tensorboard_command(sweep_dir)}")
 
     def columns(self, jobs: list[Job]) -> list[str]:
         """The metric the sweep ranks by, then the tested weights' other validation and test metrics (the task's:

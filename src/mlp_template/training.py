@@ -15,7 +15,7 @@ from mlp_template.errors import UserError
 from mlp_template.learning_rate import find_lr
 from mlp_template.module import Learner
 from mlp_template.objective import settle
-from mlp_template.panels import Panel
+from mlp_template.panels import Panel, tensorboard_command
 from mlp_template.panels.hparams import hyperparameters, write_tested
 from mlp_template.runs.checkpoints import AtomicCheckpointIO, best_checkpoint, read_checkpoint
 from mlp_template.runs.config import check_checkpoint_data, validate
@@ -167,4 +167,4 @@ def report(trainer: L.Trainer, metrics: dict[str, float]) -> None:
         print(f"baseline (ignores the inputs): val/loss {metrics['baseline/val/loss']:.4f}")
     print(f"best checkpoint: {best_checkpoint(trainer) or 'none (checkpointing off): tested the last weights'}")
     print(f"logs and checkpoints: {run_dir}")
-    print(f"see the curves: tensorboard --logdir {run_dir}")
+    print(f"see the curves: {tensorboard_command(run_dir)}")
