@@ -16,6 +16,7 @@ from mlp_template.learning_rate import find_lr
 from mlp_template.module import Learner
 from mlp_template.objective import settle
 from mlp_template.panels import Panel, tensorboard_command
+from mlp_template.panels.divergence import DivergenceError, record_divergence
 from mlp_template.panels.hparams import hyperparameters, write_tested
 from mlp_template.runs.checkpoints import AtomicCheckpointIO, best_checkpoint, read_checkpoint
 from mlp_template.runs.config import check_checkpoint_data, validate
@@ -69,7 +70,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if cfg.find_lr:  # the learning-rate range test instead of training: python train.py find_lr=true
             return find_lr(trainer, module, datamodule)
         # 4. train; weights_only: loading a checkpoint never runs code from it (tensors and plain values only).
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+        try:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+        except DivergenceError as e:  # a result too: HPARAMS and the sweep summary list it, with its status
+            record_divergence(trainer, cfg, e)
+            raise
     return final_test(trainer, module, datamodule, cfg)
 
 
