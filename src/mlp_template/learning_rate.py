@@ -12,7 +12,7 @@ from lightning.pytorch.tuner import Tuner
 from torch import Tensor
 
 from mlp_template.errors import UserError
-from mlp_template.panels import Panel, log_scalars
+from mlp_template.panels import Panel, log_scalars, tensorboard_command
 
 
 class LearningRate(Panel):
@@ -68,7 +68,7 @@ def find_lr(
     if trainer.is_global_zero:
         print(f"\nlearning-rate range test: the loss was lowest at lr={10 * lr:g}; a tenth of it is lr={lr:g}")
         print(f"train with it: {train_command(lr)}")
-        print(f"see the curve (lr_find/loss): tensorboard --logdir {trainer.log_dir or trainer.default_root_dir}")
+        print(f"see the curve (lr_find/loss): {tensorboard_command(trainer.log_dir or trainer.default_root_dir)}")
     return {"lr": lr}
 
 

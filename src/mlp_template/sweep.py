@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlp_template.errors import UserError
 from mlp_template.objective import multirun_objective
+from mlp_template.panels import tensorboard_command
 
 SHARED = "MLP_TEMPLATE_SHARED_OVERRIDES"  # the overrides every job of the running multirun shares (JSON list)
 
@@ -34,15 +35,18 @@ class Job:
 
     run: str
     overrides: list[str]
-    metrics: dict[str, float]  # empty when the job was cut off before it finished
+    metrics: dict[str, float]  # a diverged job's: its last finite ones; empty when the job was cut off
+    status: str  # finished, diverged at epoch N (panels/divergence.py), or no metrics.json: cut off or failed
 
     @classmethod
     def read(cls, sweep_dir: Path, folder: Path) -> "Job":
         metrics_file = folder / "metrics.json"
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
         return cls(
             run=str(folder.relative_to(sweep_dir)),
             overrides=list(OmegaConf.load(folder / ".hydra" / "overrides.yaml")),
-            metrics=json.loads(metrics_file.read_text()) if metrics_file.exists() else {},
+            status=metrics.pop("status", "finished") if metrics_file.exists() else "no metrics.json: cut off or failed",
+            metrics=metrics,
         )
 
 
@@ -69,13 +73,14 @@ class SweepSummary(Callback):
         columns = self.columns(jobs)
         with open(sweep_dir / "summary.csv", "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["rank", "run", *columns, "overrides"])
+            writer.writerow(["rank", "run", *columns, "status", "overrides"])
             for rank, job in enumerate(jobs, start=1):
                 values = [job.metrics.get(name, "") for name in columns]
-                writer.writerow([rank if self.metric in job.metrics else "", job.run, *values, " ".join(job.overrides)])
+                ranked = job.status == "finished" and self.metric in job.metrics
+                writer.writerow([rank if ranked else "", job.run, *values, job.status, " ".join(job.overrides)])
         print(f"\nsweep summary, best {self.metric} first ({self.direction}): {sweep_dir / 'summary.csv'}")
         print(table(jobs, columns))
-        print(f"see the curves: tensorboard --logdir {sweep_dir}")
+        print(f"see the curves: {tensorboard_command(sweep_dir)}")
 
     def columns(self, jobs: list[Job]) -> list[str]:
         """The metric the sweep ranks by, then the tested weights' other validation and test metrics (the task's:
@@ -84,10 +89,11 @@ class SweepSummary(Callback):
         ordered = sorted(found, key=lambda name: (name.startswith("test/"), name.endswith("/loss"), name))
         return [self.metric, *(name for name in ordered if name != self.metric)]
 
-    def rank_key(self, job: Job) -> tuple[bool, float]:
-        """Jobs with a result first, best first; jobs cut off before writing their metrics last."""
+    def rank_key(self, job: Job) -> tuple[bool, bool, float]:
+        """Finished jobs first, best first; then the diverged ones by their last finite metric; jobs cut off before
+        writing their metrics last."""
         value = job.metrics.get(self.metric, math.nan)
-        return math.isnan(value), -value if self.direction == "maximize" else value
+        return job.status != "finished", math.isnan(value), -value if self.direction == "maximize" else value
 
 
 def job_name(overrides: list[str], excluded: list[str], fallback: str) -> str:
@@ -124,7 +130,7 @@ def table(jobs: list[Job], columns: list[str]) -> str:
         # A run name is Hydra's override_dirname, "key=value,key=value"; trial_<n> names show no overrides.
         unnamed = [o for o in job.overrides if o not in shared and f",{o}," not in f",{job.run},"]
         lines.append("  ".join(cells) + f"  {job.run}" + (f"  [{' '.join(unnamed)}]" if unnamed else "")
-                     + ("" if job.metrics else "  (no metrics.json: cut off or failed)"))
+                     + ("" if job.status == "finished" else f"  ({job.status})"))
     if shared:
         lines.append(f"every job: {' '.join(sorted(shared))}")
     return "\n".join(lines)

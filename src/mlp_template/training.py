@@ -16,7 +16,8 @@ from mlp_template.files import output_folder
 from mlp_template.learning_rate import find_lr
 from mlp_template.module import Learner
 from mlp_template.objective import settle
-from mlp_template.panels import Panel
+from mlp_template.panels import Panel, tensorboard_command
+from mlp_template.panels.divergence import DivergenceError, record_divergence
 from mlp_template.panels.hparams import hyperparameters, write_tested
 from mlp_template.runs.checkpoints import AtomicCheckpointIO, best_checkpoint
 from mlp_template.runs.config import validate
@@ -72,7 +73,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if cfg.find_lr:  # the learning-rate range test instead of training: python train.py find_lr=true
             return find_lr(trainer, module, datamodule)
         # 4. train; weights_only: loading a checkpoint never runs code from it (tensors and plain values only).
-        trainer.fit(module, datamodule=datamodule, ckpt_path=run.path if run else None, weights_only=True)
+        try:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=run.path if run else None, weights_only=True)
+        except DivergenceError as e:  # a result too: HPARAMS and the sweep summary list it, with its status
+            record_divergence(trainer, cfg, e)
+            raise
     return final_test(trainer, module, datamodule, cfg)
 
 
@@ -187,4 +192,4 @@ def report(trainer: L.Trainer, metrics: dict[str, float], test_rows: int) -> Non
         print(f"the test figures come from {test_rows} examples only: read them as rough")
     print(f"best checkpoint: {best_checkpoint(trainer) or 'none (checkpointing off): tested the last weights'}")
     print(f"logs and checkpoints: {run_dir}")
-    print(f"see the curves: tensorboard --logdir {run_dir}")
+    print(f"see the curves: {tensorboard_command(run_dir)}")

@@ -5,6 +5,7 @@ With the CSV logger the scalars land in ``metrics.csv`` and the pictures are ski
 """
 
 import math
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -15,6 +16,15 @@ from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 
 FONT = ImageFont.load_default()  # what the picture panels write captions and class names with
+# TensorBoard keeps 10 images and texts per tag unless told: a number, not 0, which has not meant "all" in every
+# release (2.21 reads 0 as all). 1000 epochs' pictures are kept.
+KEEP_EVERY_EPOCH = "images=1000,text=1000"
+
+
+def tensorboard_command(logdir: str | Path) -> str:
+    """The command that shows ``logdir`` (a run or a sweep) in TensorBoard: every epoch's pictures and words, served
+    to this machine only."""
+    return f"tensorboard --logdir {logdir} --host 127.0.0.1 --samples_per_plugin {KEEP_EVERY_EPOCH}"
 
 
 class Panel(L.Callback):

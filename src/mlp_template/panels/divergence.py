@@ -2,22 +2,46 @@
 a run at once, says where, with which lr, and what to try instead.
 """
 
+import json
 import math
+from pathlib import Path
 from typing import NamedTuple
 
 import lightning as L
 import torch
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.types import STEP_OUTPUT
+from omegaconf import DictConfig
 from torch import Tensor
 
 from mlp_template.errors import UserError
 from mlp_template.learning_rate import current_lr
 from mlp_template.panels import Panel
+from mlp_template.panels.hparams import hyperparameters, write_tested
 from mlp_template.runs.checkpoints import best_checkpoint
 
 
 class DivergenceError(UserError):
     """The training loss became NaN/inf or rose far above where it started: usually a learning rate too high."""
+
+    def __init__(self, message: str, epoch: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch  # the epoch whose steps diverged; the epochs before it finished
+
+
+def record_divergence(trainer: L.Trainer, cfg: DictConfig, error: DivergenceError) -> None:
+    """A diverged run is a result too: its status and its last finite metrics (the epoch before it diverged) go to
+    HPARAMS and to ``metrics.json``, which the sweep summary lists. Its curves end at that epoch."""
+    if not trainer.is_global_zero:
+        return
+    status = f"diverged at epoch {error.epoch}"
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()
+               if name.startswith(("train/", "val/")) and math.isfinite(value)}
+    run_dir = Path(trainer.log_dir or trainer.default_root_dir)
+    if any(isinstance(logger, TensorBoardLogger) for logger in trainer.loggers):
+        tested = {name: value for name, value in metrics.items() if name.startswith("val/")}
+        write_tested(run_dir, hyperparameters(cfg), tested, max(error.epoch - 1, 0), status)
+    (run_dir / "metrics.json").write_text(json.dumps({"status": status, **metrics}, indent=2))
 
 
 class Step(NamedTuple):
@@ -85,7 +109,7 @@ class DivergenceGuard(Panel):
                 break
         self.pending.clear()
         if trainer.strategy.reduce_boolean_decision(diverged is not None, all=False):
-            raise DivergenceError(self.message(trainer, diverged))
+            raise DivergenceError(self.message(trainer, diverged), trainer.current_epoch)
 
     def message(self, trainer: L.Trainer, diverged: Step | None) -> str:
         """One line: where it diverged, the lr in use, what to try, and what was kept."""
