@@ -84,15 +84,19 @@ def test_diabetes_regression_reaches_the_preset_r2_in_the_targets_units(tmp_path
     assert metrics["val/loss"] < metrics["baseline/val/loss"]  # beats always answering the training mean
     printed = capsys.readouterr().out
     assert "task: regression (data.task=regression)" in printed and f"test/r2 {metrics['test/r2']:.4f}" in printed
+    assert f"always the training mean (ignores the inputs): test/mae {metrics['always/test/mae']:.4f}" in printed
+    assert metrics["always/test/r2"] <= 0.0 < metrics["test/r2"]  # the mean of the training rows, not of the test's
     scalars = read_scalars(tmp_path)
+    epochs = len(scalars["val/loss"])  # early stopping: once val/loss has not improved for 10 epochs
+    assert 10 < epochs < 300
     for tag in ("train/loss", "val/loss", "val/mae", "val/r2"):
-        assert [step for step, _ in scalars[tag]] == list(range(20)), tag
+        assert [step for step, _ in scalars[tag]] == list(range(epochs)), tag
     tested = {"val/loss", "val/mae", "val/r2", "test/loss", "test/mae", "test/r2"}
     assert set(read_scalars(tmp_path / "tested")) == tested
     assert "val/acc" not in scalars
     images = events(tmp_path).Tags()["images"]
     assert images == ["predicted_vs_true"]  # no image or class panels on a table of numbers
-    assert len(events(tmp_path).Images("predicted_vs_true")) == 20
+    assert len(events(tmp_path).Images("predicted_vs_true")) == epochs
     assert json.loads((tmp_path / "metrics.json").read_text())["test/r2"] == metrics["test/r2"]
 
 
@@ -101,8 +105,12 @@ def test_csv_with_text_labels_is_classification_and_predict_gives_the_modules_cl
 ) -> None:
     run_dir = tmp_path / "run"
     metrics = train(run_config(run_dir, "data=csv", f"data.path={tables['cancer']}", "data.target=diagnosis"))
-    assert metrics["test/acc"] >= 0.93
-    assert "task: classification (the target diagnosis holds text: 2 classes)" in capsys.readouterr().out
+    assert metrics["test/acc"] >= 0.93 and metrics["test/balanced_acc"] >= 0.9  # the mean of each class's recall
+    assert metrics["always/test/acc"] < 0.7 and metrics["always/test/balanced_acc"] == 0.5  # 63 % are benign
+    printed = capsys.readouterr().out
+    assert "task: classification (the target diagnosis holds text: 2 classes)" in printed
+    assert ("always the most frequent class (ignores the inputs): test/acc "
+            f"{metrics['always/test/acc']:.4f}  test/balanced_acc 0.5000") in printed
     assert events(run_dir).Tags()["images"] == ["confusion_matrix"]  # classes, but no images to show
     named = confusion_frame(("benign", "malignant"), 20).size  # the picture has room for the labels' names
     assert named != confusion_frame(("0", "1"), 20).size
@@ -110,7 +118,9 @@ def test_csv_with_text_labels_is_classification_and_predict_gives_the_modules_cl
     # predict.py on the file's rows (the target column is there, and ignored) = the module on the same rows.
     out = predict(str(best(run_dir)), str(tables["cancer"]), str(tmp_path / "p.csv"))
     predicted = pd.read_csv(out)
-    assert list(predicted.columns) == ["input", "predicted_diagnosis", "prob_benign", "prob_malignant"]
+    # Every input column as it was (the true diagnosis too), then the answers.
+    assert list(predicted.columns) == [*pd.read_csv(tables["cancer"]).columns, "predicted_diagnosis", "prob_benign",
+                                       "prob_malignant"]
     logits, _, datamodule = module_outputs(run_dir, "test")
     rows = datamodule.rows["test"].numpy()
     probabilities = logits.softmax(dim=1).numpy()
@@ -128,7 +138,7 @@ def test_csv_with_a_category_column_is_regression_and_predict_and_export_answer_
     assert metrics["test/r2"] >= 0.35
     outputs, module, datamodule = module_outputs(run_dir, "test")
     assert module.hparams.data["categories"] == {"sex": ["female", "male"]}  # one input each, from training rows
-    assert module.hparams.data["input_shape"] == [11]  # 9 numeric columns + 2 for sex
+    assert module.hparams.data["input_shape"] == [12]  # 9 numeric columns + 2 for sex + its "other" (unseen values)
     out = predict(str(best(run_dir)), str(tables["diabetes"]), str(tmp_path / "p.csv"))
     predicted = pd.read_csv(out)["predicted_progression"].to_numpy()
     rows = datamodule.rows["test"].numpy()
@@ -137,11 +147,11 @@ def test_csv_with_a_category_column_is_regression_and_predict_and_export_answer_
     truth = pd.read_csv(tables["diabetes"])["progression"].to_numpy()
     assert np.abs(predicted[rows] - truth[rows]).mean() == pytest.approx(metrics["test/mae"], rel=1e-4)
     # The exported model holds the preprocessing: raw encoded rows in, the progression out (not a standardised
-    # number): here the first rows of the file, numeric columns as they are, then sex as two 0/1 inputs.
+    # number): here the first rows of the file, numeric columns as they are, then sex as three 0/1 inputs.
     file = export(str(best(run_dir)), "torch_export", str(tmp_path / "m.pt2"))
     table = pd.read_csv(tables["diabetes"]).head(5)
     numeric = table.drop(columns=["sex", "progression"]).to_numpy(dtype="float32")
-    sex = np.stack([table["sex"] == "female", table["sex"] == "male"], axis=1).astype("float32")
+    sex = np.stack([table["sex"] == value for value in ("female", "male", "other")], axis=1).astype("float32")
     served = torch.export.load(file).module()(torch.from_numpy(np.concatenate([numeric, sex], axis=1)))
     np.testing.assert_allclose(served.detach().numpy(), predicted[:5], rtol=1e-5)
     assert json.loads(file.with_suffix(".inputs.json").read_text())["numeric"][0] == "age"
