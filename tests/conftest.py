@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +19,50 @@ def compose_config(output_dir: Path, *overrides: str) -> DictConfig:
     """The config `python train.py OVERRIDES` would get, writing into ``output_dir``."""
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return compose("train", overrides=[f"output_dir={output_dir}", *overrides])
+
+
+def required(data: DictConfig) -> list[str]:
+    """The keys a data option leaves to the user (``???`` in its yaml, e.g. ``path``), read from conf/data."""
+    return [key for key in data if OmegaConf.is_missing(data, key)]
+
+
+def write_table(folder: Path) -> dict[str, str]:
+    (folder / "table.csv").write_text("x,colour,y\n" + "".join(f"{i},{'ab'[i % 2]},{i % 3}\n" for i in range(30)))
+    return {"path": str(folder / "table.csv"), "target": "y"}
+
+
+def write_words(folder: Path) -> dict[str, str]:
+    (folder / "words.txt").write_text("\n".join(f"{a}{b}{a}" for a in "aeiou" for b in "bdgklmnprst"))
+    return {"path": str(folder / "words.txt")}
+
+
+def write_image_folder(folder: Path) -> dict[str, str]:
+    from PIL import Image
+
+    for label, shade in (("dark", 40), ("light", 220)):
+        (folder / "images" / label).mkdir(parents=True)
+        for i in range(5):
+            Image.new("L", (6 + i, 6), shade + i).save(folder / "images" / label / f"{i}.png")
+    return {"path": str(folder / "images")}
+
+
+# A small real file of each kind a data module reads from a path the user gives; found by the module's class.
+OWN_DATA = {"mlp_template.data.tables.CsvDataModule": write_table,
+            "mlp_template.data.text.WordsDataModule": write_words,
+            "mlp_template.data.images.ImageFolderDataModule": write_image_folder}
+
+
+def own_data(folder: Path, data: DictConfig) -> list[str]:
+    """Overrides giving each key a data option leaves to the user a small real value: a file of the kind its data
+    module reads, written into ``folder``."""
+    if not (keys := required(data)):
+        return []
+    kind = next((write for name, write in OWN_DATA.items() if issubclass(get_class(data._target_), get_class(name))),
+                None)
+    assert kind, f"{data._target_} needs {keys}: add a writer of the files it reads to OWN_DATA in tests/conftest.py"
+    values = kind(folder)
+    assert set(values) == set(keys), f"{data._target_}: the yaml leaves {keys} to the user, the writer gives {values}"
+    return [f"data.{key}={value}" for key, value in values.items()]
 
 
 def run_train(run_dir: Path, *overrides: str, script: str = "train.py") -> subprocess.CompletedProcess:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from pydoc_data.topics import topics
 
 import pytest
 import torch
@@ -25,11 +26,12 @@ PLACES = ["Budapest II. kerület", "Budapest XII. kerület", "São Paulo", "São
 
 @pytest.fixture(scope="module")
 def english(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every different word of the English descriptions scikit-learn ships with its datasets (1,459), one per line,
-    as a user's list would come: some twice, a blank line, a capital here and there."""
+    """Every different English word of Python's help topics (``pydoc_data``, in the standard library) and of the
+    descriptions scikit-learn ships with its datasets: 4,089, one per line, as a user's list would come (some
+    twice, a blank line, a capital)."""
     descriptions = resources.files("sklearn.datasets") / "descr"
     text = " ".join(f.read_text(encoding="utf-8") for f in descriptions.iterdir() if f.name.endswith(".rst"))
-    words = sorted(set(re.findall(r"[a-z]+(?:[-'][a-z]+)*", text.lower())))
+    words = sorted(set(re.findall(r"[a-z]+(?:[-'][a-z]+)*", f"{text} {' '.join(topics.values())}".lower())))
     path = tmp_path_factory.mktemp("words") / "english.txt"
     path.write_text("\n".join(["The", "", *words, *words[:50]]) + "\n", encoding="utf-8")
     return path

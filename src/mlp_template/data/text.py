@@ -70,7 +70,7 @@ class WordsDataModule(InMemoryDataModule):
         lines = [line.strip() for line in self.lines()]
         words = sorted({line.lower() if self.lower else line for line in lines if line})
         if len(words) < 2:
-            held = f"a single word ({words[0]})" if words else "no words"
+            held = f"a single word ({words[0][:40]})" if words else "no words"
             raise DataError(f"{self.source}: holds {held}; a language model learns from many, one per line")
         if repeated := sum(map(bool, lines)) - len(words):
             say(f"{self.source}: {repeated:,} repeated lines counted once")
