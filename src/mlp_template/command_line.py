@@ -19,13 +19,13 @@ DOUBLE_QUOTABLE = re.compile(r"[^$`\\!\"]*")
 
 def start(args: list[str]) -> None:
     """Set the Ctrl-C handler, then refuse an override Hydra cannot parse, in one line (exit code 1)."""
-    signal.signal(signal.SIGINT, stop_at_once)
+    signal.signal(signal.SIGINT, stop_in_one_line)
     line = quoting_advice(args)
     if line is not None:
         sys.exit(f"error: {line}")
 
 
-def stop_at_once(signum: int, frame: FrameType | None) -> None:
+def stop_in_one_line(signum: int, frame: FrameType | None) -> None:
     """Ctrl-C outside training (start-up, imports, reading data, testing, serving): stop with one line, exit 130.
 
     During training, runs/interruption.py's handler takes over, saving a checkpoint first, and hands back after.
