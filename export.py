@@ -6,7 +6,7 @@ import sys
 from mlp_template.command_line import start
 
 if __name__ == "__main__":
-    start(sys.argv[1:])  # before the imports below: Ctrl-C is one line from here on; so is a value Hydra cannot read
+    start(sys.argv[1:])  # first: Ctrl-C is one line from here on; so is a value Hydra cannot read
 
 import hydra
 from omegaconf import DictConfig

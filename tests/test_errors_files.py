@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from eval import main as eval_main
 from export import main as export_main
+from mlp_template.files import utf8_lines
 from predict import main as predict_main
 from tests.conftest import ROOT, compose_config
 from tests.test_serving import best_checkpoint
@@ -95,3 +96,10 @@ def test_predict_py_on_a_latin_1_csv_exits_1_with_one_line(tmp_path: Path, train
     assert result.returncode == 1
     assert result.stderr == CASES["inputs: not UTF-8"][3] + "\n", result.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv"]
+
+
+def test_a_utf_8_file_with_a_byte_order_mark_reads_as_its_lines(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts with the mark: the first value must read as a number, not as a header."""
+    path = tmp_path / "new.csv"
+    path.write_bytes("0.5,0.25\n1,0\n".encode("utf-8-sig"))
+    assert utf8_lines(path, "inputs") == ["0.5,0.25", "1,0"]

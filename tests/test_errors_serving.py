@@ -19,8 +19,11 @@ CASES = {  # name: (program, its arguments, the line it ends with)
     "generate.py num=0": ("generate", ["num=0"], "error: num=0: must be an integer >= 1"),
     "export.py format=tflite": ("export", ["format=tflite"], "error: format=tflite: must be one of torch_export, onnx"),
     "predict.py, rows of the wrong width": (
-        "predict", ["inputs=new.npy", "output=new.csv"], "error: inputs=new.npy: holds rows of shape (65,); the "
-        "network takes 64 pixel values per row (an image 1x8x8), in [0, 1]"),
+        "predict", ["inputs=new.npy", "output=new_predictions.csv"], "error: inputs=new.npy: holds rows of shape "
+        "(65,); the network takes 64 pixel values per row (an image 1x8x8), in [0, 1]"),
+    "predict.py, rows of different lengths": (
+        "predict", ["inputs=new.csv", "output=new_predictions.csv"], "error: inputs=new.csv: row 2 holds 1 value(s), "
+        "row 1 2; each row is one image, all of one size"),
 }
 DOCUMENTED = [line for *_, line in CASES.values()]
 
@@ -31,8 +34,9 @@ def test_a_bad_request_is_one_line_before_any_output(tmp_path: Path, monkeypatch
     run_dir = trained_run[0]
     monkeypatch.chdir(run_dir)
     np.save(tmp_path / "new.npy", np.zeros((3, 65), dtype=np.float32))
-    args = [arg.replace("new.", f"{tmp_path}/new.") for arg in args]
-    line = line.replace("new.", f"{tmp_path}/new.")
+    (tmp_path / "new.csv").write_text("0.5,0.25\n0.5\n")
+    args = [arg.replace("=new", f"={tmp_path}/new") for arg in args]  # the files in tmp_path, named as typed
+    line = line.replace("=new", f"={tmp_path}/new")
     before = snapshot(tmp_path, run_dir)
     with pytest.raises(SystemExit) as stop:
         {**MAINS, "generate": generate_main}[program](serving_config(program, "ckpt_path=checkpoints/last.ckpt", *args))

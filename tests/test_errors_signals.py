@@ -26,9 +26,11 @@ DOCUMENTED = list(CASES.values())
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="watches /proc for the moment torch is loaded")
-def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    command = [sys.executable, "train.py", f"hydra.run.dir={run_dir}"]
+@pytest.mark.parametrize("resuming", [False, True])
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path: Path, resuming: bool) -> None:
+    run_dir, checkpoint = tmp_path / "run", tmp_path / "last.ckpt"
+    checkpoint.write_bytes(b"a run's checkpoint")  # never read: the stop comes first
+    command = [sys.executable, "train.py", f"hydra.run.dir={run_dir}", *([f"ckpt_path={checkpoint}"] * resuming)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     maps = Path(f"/proc/{process.pid}/maps")
     deadline = time.monotonic() + 60
@@ -38,8 +40,10 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path: Path) -> None
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr[-2000:]
-    assert stderr.strip() == CASES["Ctrl-C while starting (imports, reading the data)"]
-    assert not (run_dir / "checkpoints").exists()
+    line = CASES["Ctrl-C while starting (imports, reading the data)"]
+    assert stderr.strip() == (f"{line}; resume with: python train.py ckpt_path={checkpoint}" if resuming else line)
+    assert not run_dir.exists()
+    assert checkpoint.read_bytes() == b"a run's checkpoint"
 
 
 @pytest.mark.parametrize("saved", [True, False])

@@ -125,15 +125,18 @@ def test_a_signal_stops_at_a_point_that_resumes_exactly(tmp_path: Path, referenc
     assert_same_training(tmp_path, reference)
 
 
-def test_ctrl_c_twice_stops_at_once_and_keeps_the_last_epochs_checkpoint(tmp_path: Path) -> None:
+def test_ctrl_c_twice_stops_at_once_and_keeps_the_last_epochs_checkpoint(tmp_path: Path, capfd) -> None:
     cfg = compose_config(tmp_path, *RUN, "epochs=4")
     with open_dict(cfg):
         for name in ("first", "second"):  # two Ctrl-C in a row, in epoch 1
             cfg.callbacks[name] = {"_target_": "tests.test_resume.SendSignal", "signum": int(signal.SIGINT),
                                    "epoch": 1, "batch": 2, "during": "train"}
-    with pytest.raises(SystemExit) as stop:  # Lightning's own Ctrl-C handling: exit code 1
+    with pytest.raises(Interrupted) as stop:  # through Lightning's exception handling, still 130
         train(cfg)
-    assert stop.value.code == 1 and not isinstance(stop.value, Interrupted)
+    assert stop.value.code == 130
+    last = tmp_path.resolve() / "checkpoints" / "last.ckpt"
+    assert capfd.readouterr().err.strip().splitlines()[-1] == (
+        f"stopped at once by a second SIGINT, without saving; resume with: python train.py ckpt_path={last}")
     progress = last_state(tmp_path)["loops"]["fit_loop"]["epoch_progress"]["current"]
     assert progress["processed"] == 1  # last.ckpt is still the end of epoch 0: nothing half-done was saved
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

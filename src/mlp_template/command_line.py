@@ -10,6 +10,7 @@ import re
 import shlex
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -17,20 +18,26 @@ from types import FrameType
 DOUBLE_QUOTABLE = re.compile(r"[^$`\\!\"]*")
 
 
-def start(args: list[str]) -> None:
-    """Set the Ctrl-C handler, then refuse an override Hydra cannot parse, in one line (exit code 1)."""
-    signal.signal(signal.SIGINT, stop_at_once)
+def start(args: list[str], resumable: bool = False) -> None:
+    """Set the Ctrl-C handler, then refuse an override Hydra cannot parse, in one line (exit code 1).
+
+    ``resumable``: the program is train.py, whose ``ckpt_path`` a stopped start-up can be resumed from.
+    """
+    typed = next((arg.split("=", 1)[1] for arg in args if arg.startswith("ckpt_path=")), None) if resumable else None
+    typed = typed if typed == "last" or (typed and Path(typed).is_file()) else None
+    signal.signal(signal.SIGINT, partial(stop_in_one_line, typed))
     line = quoting_advice(args)
     if line is not None:
         sys.exit(f"error: {line}")
 
 
-def stop_at_once(signum: int, frame: FrameType | None) -> None:
-    """Ctrl-C outside training (start-up, imports, reading data, testing, serving): stop with one line, exit 130.
+def stop_in_one_line(typed: str | None, signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C outside training (start-up, imports, reading data, testing, serving): stop with one line, exit 130,
+    and the resume command when train.py's run has a checkpoint (or, before Hydra started it, one was typed).
 
     During training, runs/interruption.py's handler takes over, saving a checkpoint first, and hands back after.
     """
-    checkpoint = run_checkpoint()
+    checkpoint = run_checkpoint() or typed
     hint = f"; resume with: python train.py ckpt_path={checkpoint}" if checkpoint else ""
     # os.write, not print: the handler may interrupt a print, and Python's buffered streams are not reentrant.
     os.write(2, f"\nstopped by {signal.Signals(signum).name} (Ctrl-C){hint}\n".encode())

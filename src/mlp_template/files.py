@@ -38,11 +38,12 @@ def utf8_lines(path: Path, key: str) -> list[str]:
     """A text file's lines, or a one-line ``FileError`` that names where it is not UTF-8 and what to do."""
     data = path.read_bytes()
     try:
-        return data.decode("utf-8-sig").splitlines()  # -sig: without the mark some editors put first
+        text = data.decode("utf-8")  # not "utf-8-sig", whose error positions skip the byte-order mark
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise FileError(f"{key}={path}: not UTF-8 text (byte 0x{data[e.start]:02x} on line {line}, as an editor "
                         "saving Latin-1 or Windows-1252 writes it); save it as UTF-8") from e
+    return text.removeprefix("\ufeff").splitlines()  # the mark "CSV UTF-8" exports begin with
 
 
 def output_file(value: str | Path, key: str, example: str) -> Path:

@@ -112,14 +112,18 @@ def read_csv_rows(path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
     """Numbers separated by commas, one example per row; a header line is skipped."""
     lines = [line for line in utf8_lines(path, "inputs") if line.strip()]
     header = 0 if lines and all(is_number(cell) for cell in lines[0].split(",")) else 1
-    if len(lines) <= header:
+    rows = [line.split(",") for line in lines[header:]]
+    if not rows:
         raise UserError(f"inputs={path}: no rows of numbers; it needs one example per row")
-    for row, line in enumerate(lines[header:], 1):  # a table's columns given to an image network, say
-        cell = next((cell for cell in line.split(",") if not is_number(cell)), None)
-        if cell is not None:
-            raise UserError(f"inputs={path}: not a table of numbers: row {row} holds {cell.strip()!r}; this network "
-                            f"takes images, {int(np.prod(image_shape))} pixel values per row, in [0, 1]")
-    return np.loadtxt(lines, delimiter=",", skiprows=header, ndmin=2, dtype=np.float32)
+    for number, cells in enumerate(rows, 1):  # counted from 1 under the header
+        text = next((cell for cell in cells if not is_number(cell)), None)
+        if text is not None:  # a table's columns given to an image network, say
+            raise UserError(f"inputs={path}: not a table of numbers: row {number} holds {text.strip()!r}; this "
+                            f"network takes images, {int(np.prod(image_shape))} pixel values per row, in [0, 1]")
+        if len(cells) != len(rows[0]):
+            raise UserError(f"inputs={path}: row {number} holds {len(cells)} value(s), row 1 {len(rows[0])}; each "
+                            "row is one image, all of one size")
+    return np.array(rows, dtype=np.float32)
 
 
 def is_number(text: str) -> bool:
