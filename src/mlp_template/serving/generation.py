@@ -63,8 +63,15 @@ def generate(ckpt_path: str, num: int, prefix: str, temperature: float, seed: in
     if len(prefix) >= max_length:
         raise ConfigError(f"prefix={prefix}: as long as max_length={max_length} or longer; nothing left to write")
     network = run.network(run.config.model)
-    words = sample_words(network, vocab, data["input_shape"][0], num, torch.Generator().manual_seed(seed), prefix,
-                         temperature, max_length)
+    # One character per step for all the words: steps too small to share among threads, whose hand-offs cost more
+    # than the work (on a busy machine, 0.7 s instead of 2 ms for five words: docs/speed.md).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        words = sample_words(network, vocab, data["input_shape"][0], num, torch.Generator().manual_seed(seed), prefix,
+                             temperature, max_length)
+    finally:
+        torch.set_num_threads(threads)
     print("\n".join(words))
     return words
 
