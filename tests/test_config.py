@@ -7,7 +7,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
-from mlp_template.data import InMemoryDataModule
+from mlp_template.data.datamodule import InMemoryDataModule
 from mlp_template.data.images import ImageDataModule
 from mlp_template.model import MLP
 from mlp_template.module import Learner
