@@ -152,7 +152,7 @@ def convert(frame: pd.DataFrame, kinds: dict[str, str], where: str) -> pd.DataFr
 
 def date_parts(dates: pd.Series) -> dict[str, pd.Series]:
     days = (dates - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400
-    return dict(zip(DATE_PARTS, (days, dates.dt.month.astype("float64"), dates.dt.weekday.astype("float64")),
+    return dict(zip(DATE_PARTS, (days, dates.dt.month.astype("float64"), dates.dt.day_of_week.astype("float64")),
                     strict=True))
 
 
