@@ -47,7 +47,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def images_run(tmp_path_factory: pytest.TempPathFactory, folders: dict[str, Path]) -> tuple[Path, dict[str, float]]:
     run_dir = tmp_path_factory.mktemp("images_run")
     return run_dir, train(run_config(run_dir, "data=images", f"data.path={folders['train']}", "data.image_size=8",
-                                     "optimizer=adam", "lr=0.01", "epochs=4"))
+                                     "optimizer=adam", "lr=0.01", "batch_size=128", "epochs=3"))
 
 
 def read_predictions(path: Path) -> dict[str, str]:

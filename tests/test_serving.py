@@ -99,8 +99,8 @@ def test_predictions_from_npy_csv_and_images_agree_with_the_checkpoint(tmp_path:
     (lambda d: (d / "x.npy").write_bytes(pickle.dumps([1, 2])), r"x.npy: not a numeric .npy array"),
     (lambda d: np.save(d / "x.npy", np.array([{"a": 1}], dtype=object)), r"x.npy: not a numeric .npy array"),
     (lambda d: (d / "x.csv").write_text("1,2\n3,oops\n"), r"x.csv: not a table of numbers"),
-    (lambda d: (d / "x.txt").write_text("1,2"), r"x.txt: must be a folder of images, an .npy file or a .csv file"),
-    (lambda d: (d / "x").mkdir(), r"x: no images \(.png"),
+    (lambda d: (d / "x.txt").write_text("1,2"), r"x.txt: must be an image, a folder of images, an .npy file"),
+    (lambda d: (d / "x").mkdir(), r"x: no images \(.jpg, .*nor class folders of them"),
     (lambda d: None, r"nothing: no such file or folder"),
 ])
 def test_bad_inputs_are_named_in_one_line(tmp_path: Path, trained_run, make, message: str) -> None:
