@@ -17,6 +17,9 @@ from torch.utils.tensorboard import SummaryWriter
 from mlp_template import panels
 from mlp_template.data.images import DigitsDataModule
 from mlp_template.module import Learner
+from mlp_template.panels import CARD_HEIGHT
+from mlp_template.panels.confusion import draw_confusion
+from mlp_template.panels.scatter import draw_scatter, nice_ticks
 from mlp_template.panels.weights import GradientNorms, UpdateRatio
 from mlp_template.training import plain, train
 from tests.conftest import compose_config, read_scalars
@@ -58,14 +61,54 @@ def test_the_default_run_shows_every_panel_once_per_epoch(tmp_path) -> None:
         assert (histogram.min, histogram.max) == pytest.approx((weight.min().item(), weight.max().item()), rel=1e-5)
 
 
-def test_misclassified_grid_holds_one_captioned_tile_per_mistake(tmp_path) -> None:
+def test_misclassified_grid_holds_one_captioned_tile_per_mistake_in_whole_rows(tmp_path) -> None:
     train(compose_config(tmp_path, "debug=fast", "epochs=2", "callbacks.misclassified.max_images=100"))
     events, scalars = read_events(tmp_path), read_scalars(tmp_path)
     for (epoch, accuracy), image in zip(scalars["val/acc"], events.Images("misclassified"), strict=True):
         wrong = round((1 - accuracy) * 64)  # debug=fast: 2 validation batches of 32
-        rows = math.ceil(wrong / 8)
+        rows = wrong // 8 if wrong > 8 else 1  # no empty slot: fewer tiles rather than a half-empty row
         # Each tile: a 24-pixel caption over the 8x8 digit enlarged to 32 pixels, 2 pixels apart.
         assert (image.step, image.height, image.width) == (epoch, 2 + rows * (24 + 32 + 2), 2 + min(wrong, 8) * 34)
+
+
+def test_the_first_chart_is_the_loss_of_both_splits_then_the_metric(tmp_path) -> None:
+    train(compose_config(tmp_path, "debug=fast", "epochs=2"))
+    curves, train_run, validation = (read_scalars(tmp_path / sub) for sub in ("", "train", "validation"))
+    # TensorBoard sorts the tag groups by name, digits first, and opens the first two (TIME SERIES and SCALARS).
+    tags = sorted({tag for run in (curves, train_run, validation, read_scalars(tmp_path / "tested")) for tag in run})
+    assert tags[:2] == ["1_loss", "2_acc"] and not any(tag[0].isdigit() for tag in tags[2:]), tags
+    # One chart, one line per sub-run: train and validation loss overlaid, every point at its epoch.
+    assert train_run == {"1_loss": curves["train/loss"]} and [step for step, _ in curves["train/loss"]] == [0, 1]
+    assert validation == {"1_loss": curves["val/loss"], "2_acc": curves["val/acc"]}
+    # The pictures as tall as TIME SERIES shows them: neither shrunk until their text blurs nor enlarged.
+    (matrix, *_) = read_events(tmp_path).Images("confusion_matrix")
+    assert CARD_HEIGHT - 10 <= matrix.height <= CARD_HEIGHT and matrix.width <= 2 * CARD_HEIGHT
+
+
+def test_pictures_are_legible_at_the_size_tensorboard_shows_them() -> None:
+    two = np.asarray(draw_confusion([[50, 3], [4, 30]], ("benign", "malignant")))
+    assert two.shape[0] >= 120  # two classes: big cells, not a thumbnail TensorBoard enlarges into pixels
+    names_row = two[20:45, 60:]  # under the title: the column names, written level (a short band of ink)
+    assert (names_row < 128).any() and two.shape[0] <= CARD_HEIGHT
+    true = np.random.default_rng(0).uniform(25, 346, 60)
+    scatter = draw_scatter(true + 40, true, "disease progression after a year (score)")
+    assert scatter.height == CARD_HEIGHT
+    assert nice_ticks(25, 386) == [0, 100, 200, 300, 400]  # 5-6 round ticks covering every point
+    assert 5 <= len(nice_ticks(0.13, 0.97)) <= 6 and nice_ticks(0.13, 0.97)[0] <= 0.13
+    corners = np.asarray(scatter)[[0, -1]][:, [0, -1]]
+    assert (corners == 255).all()  # nothing drawn to the border: no point cut off
+
+
+def test_words_are_written_before_training_and_after_every_epoch(tmp_path) -> None:
+    train(compose_config(tmp_path, "data=names", "debug=fast", "epochs=2"))
+    events = EventAccumulator(str(tmp_path), size_guidance={"tensors": 0})
+    events.Reload()
+    entries = [(e.step, e.tensor_proto.string_val[0].decode()) for e in events.Tensors("sampled_words/text_summary")]
+    assert [step for step, _ in entries] == [0, 1, 2]  # step 0: the untrained network, before its first step
+    for step, table in entries:  # one table row per line so far: the newest entry holds the whole change
+        rows = table.splitlines()[2:]
+        assert [row.split("|")[1].strip() for row in rows] == [str(n) for n in range(step + 1)]
+        assert all(row.count("`") == 2 * 8 for row in rows)  # 8 words a line
 
 
 def train_steps(tmp_path, optimizer: str, lr: float, steps: int, every_n_steps: int) -> tuple[dict, list[dict]]:

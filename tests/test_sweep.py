@@ -52,14 +52,16 @@ def test_multirun_names_each_run_by_its_overrides_and_ranks_them(tmp_path) -> No
         assert set(row["overrides"].split()) == {"debug=fast", row["run"]}
     printed = stdout.split("sweep summary, best val/acc first")[1].splitlines()
     assert [line.split()[-1] for line in printed[2:4]] == [row["run"] for row in rows]
-    assert f"see the curves: tensorboard --logdir {tmp_path}" in stdout
-    # What TensorBoard's HPARAMS tab loads from the folder the sweep names: five hyperparameters (it ticks five),
-    # lr first as the one that differs, and the tested weights' metrics; one row per job, named by its overrides.
+    assert f"see the curves: tensorboard --logdir {tmp_path} --host 127.0.0.1 --samples_per_plugin" in stdout
+    # What TensorBoard's HPARAMS tab loads from the folder the sweep names: the hyperparameters (it ticks the first
+    # five), lr first as the one that differs (a diverged job's status would too), and the tested weights' metrics;
+    # one row per job, named by its overrides.
     board = program.TensorBoard()
     board.configure(argv=[None, "--logdir", str(tmp_path), "--port", "0"])
     experiment = hparams_request(board.launch(), "experiment", {"experimentName": "", "includeMetrics": True})
     assert [(info["name"], info["differs"]) for info in experiment["hparamInfos"]] == [
-        ("lr", True), ("batch_size", False), ("epochs", False), ("hidden_sizes", False), ("optimizer", False)]
+        ("lr", True), ("batch_size", False), ("data", False), ("epochs", False), ("hidden_sizes", False),
+        ("optimizer", False), ("status", False)]
     assert [metric["name"]["tag"] for metric in experiment["metricInfos"]] == ["test/acc", "test/loss", "val/acc",
                                                                               "val/loss"]
 
@@ -160,3 +162,42 @@ def test_ddp_jobs_in_a_local_multirun_are_refused_before_training() -> None:
             refuse_local_ddp_in_multirun(L.Trainer(accelerator="cpu", devices=1, logger=False))  # one process: fine
         finally:
             HydraConfig.instance().cfg = None
+
+
+def test_a_diverged_run_is_a_result_in_hparams_and_the_sweep_summary(tmp_path) -> None:
+    """lr 0.1 in epoch 0, then 1000: the run learns, then diverges in epoch 1; beside it a run that finishes."""
+    from omegaconf import OmegaConf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    from mlp_template.panels.divergence import DivergenceError
+    from mlp_template.sweep import SweepSummary
+    from mlp_template.training import train
+
+    jobs = {"diverges": ["scheduler=step", "scheduler.step_size=1", "scheduler.gamma=10000"],
+            "finishes": ["scheduler=step", "scheduler.step_size=1", "scheduler.gamma=1"]}
+    for name, overrides in jobs.items():
+        (tmp_path / name / ".hydra").mkdir(parents=True)
+        OmegaConf.save(overrides, tmp_path / name / ".hydra" / "overrides.yaml")
+        cfg = compose_config(tmp_path / name, "debug=fast", "epochs=3", "trainer.limit_train_batches=10", *overrides)
+        if name == "diverges":
+            with pytest.raises(DivergenceError):
+                train(cfg)
+        else:
+            train(cfg)
+    diverged = tmp_path / "diverges"
+    events = EventAccumulator(str(diverged / "tested"))
+    events.Reload()
+    start = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    hparams = plugin_data_pb2.HParamsPluginData.FromString(start).session_start_info.hparams
+    assert hparams["status"].string_value == "diverged at epoch 1" and hparams["data"].string_value == "digits"
+    curves = read_scalars(diverged / "validation")
+    assert [step for step, _ in curves["1_loss"]] == [0]  # the curves stop where it diverged
+    assert read_scalars(diverged / "tested")["val/acc"] == curves["2_acc"]  # its last finite metrics, in HPARAMS
+
+    SweepSummary("val/acc", "maximize").on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}}))
+    with open(tmp_path / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(row["rank"], row["run"], row["status"]) for row in rows] == [
+        ("1", "finishes", "finished"), ("", "diverges", "diverged at epoch 1")]
+    assert float(rows[1]["val/acc"]) == pytest.approx(curves["2_acc"][0][1])

@@ -158,6 +158,7 @@ class DiabetesDataModule(TableDataModule):
     pressure, six blood serum values), and the progression of their disease a year later: a number to predict."""
 
     source = "data=diabetes"
+    target_label = "disease progression after a year (score)"  # what "target" is: the panels' title (scatter.py)
 
     def frame(self) -> pd.DataFrame:
         from sklearn.datasets import load_diabetes  # imported here: only this dataset needs scikit-learn

@@ -16,6 +16,9 @@ from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 
 FONT = ImageFont.load_default()  # what the picture panels write captions and class names with
+# TensorBoard's TIME SERIES (2.21) fits every picture to this height, enlarging a smaller one pixel by pixel and
+# shrinking a larger one until its text blurs: the pictures are drawn at this height where they can be.
+CARD_HEIGHT = 215  # pixels
 # TensorBoard keeps 10 images and texts per tag unless told: a number, not 0, which has not meant "all" in every
 # release (2.21 reads 0 as all). 1000 epochs' pictures are kept.
 KEEP_EVERY_EPOCH = "images=1000,text=1000"

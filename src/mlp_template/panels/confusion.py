@@ -13,7 +13,9 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from mlp_template.panels import FONT, Panel, add_picture, tensorboards, validation_logits
+from mlp_template.panels import CARD_HEIGHT, FONT, Panel, add_picture, tensorboards, validation_logits
+
+MAX_CELL = 40  # pixels: two classes get big squares, not a grid as tall as the card
 
 
 def column_label(name: str, cell: int) -> Image.Image:
@@ -23,11 +25,21 @@ def column_label(name: str, cell: int) -> Image.Image:
 
 
 def margins(classes: tuple[str, ...], cell: int) -> tuple[int, int]:
-    """Where the grid starts, ``(left, top)``: room for the rows' class names, and above the grid for the columns'
-    under the title."""
-    left = max(stamp(name).width for name in classes) + 6
-    top = max(column_label(name, cell).height for name in classes) + 18
-    return max(2 * cell, left), max(2 * cell, top)
+    """Where the grid starts, ``(left, top)``: room for the rows' class names and ``true``, and above the grid for
+    the columns' under the title."""
+    left = max(stamp("true").width, *(stamp(name).width for name in classes)) + 8
+    top = max(column_label(name, cell).height for name in classes) + 20
+    return left, top
+
+
+def cell_size(classes: tuple[str, ...], largest: int) -> int:
+    """A square cell's side: the grid as tall as TensorBoard shows a picture (``CARD_HEIGHT``, so it is neither
+    shrunk nor enlarged), at most ``MAX_CELL`` unless the class names then fit level, and never too narrow for the
+    largest count."""
+    _, top = margins(classes, 1000)  # the class names level
+    fits = (CARD_HEIGHT - top - 1) // len(classes)
+    level = max(stamp(name).width for name in classes) + 6  # a column wide enough to write its name level
+    return max(min(fits, max(MAX_CELL, level)), stamp(str(largest)).width + 6, 14)
 
 
 @cache
@@ -37,12 +49,12 @@ def confusion_frame(classes: tuple[str, ...], cell: int) -> Image.Image:
     frame = Image.new("L", (max(left + n * cell, left + stamp("predicted").width) + 1, top + n * cell + 1), 255)
     draw = ImageDraw.Draw(frame)
     draw.text((left, 2), "predicted", fill=0, font=FONT)
-    draw.text((2, top - 12), "true", fill=0, font=FONT)
+    draw.text((2, top - 14), "true", fill=0, font=FONT)
     for i, name in enumerate(classes):
         label = column_label(name, cell)  # columns: the predicted class
         frame.paste(0, (left + i * cell + (cell - label.width) // 2, top - label.height - 3), label)
         mask = stamp(name)  # rows: the true class
-        frame.paste(0, (left - mask.width - 3, top + i * cell + (cell - mask.height) // 2), mask)
+        frame.paste(0, (left - mask.width - 4, top + i * cell + (cell - mask.height) // 2), mask)
     for i in range(n + 1):
         draw.line((left, top + i * cell, left + n * cell, top + i * cell), fill=225)
         draw.line((left + i * cell, top, left + i * cell, top + n * cell), fill=225)
@@ -63,9 +75,10 @@ def centred(image: Image.Image, corner: tuple[int, int], cell: int, text: str, s
     image.paste(shade, (corner[0] + (cell - mask.width) // 2, corner[1] + (cell - mask.height) // 2), mask)
 
 
-def draw_confusion(counts: list[list[int]], classes: tuple[str, ...], cell: int = 20) -> Image.Image:
+def draw_confusion(counts: list[list[int]], classes: tuple[str, ...]) -> Image.Image:
     """``counts[true][predicted]`` as a grey picture: each non-empty cell shaded by its share of the true class
     (darker: more), with its count; empty cells stay blank, so the confusions stand out."""
+    cell = cell_size(classes, max(max(row) for row in counts))
     image, (left, top) = confusion_frame(classes, cell).copy(), margins(classes, cell)
     draw = ImageDraw.Draw(image)
     for i, row in enumerate(counts):

@@ -47,8 +47,8 @@ def captioned_grid(x: Tensor, preds: list[str], targets: list[str], per_row: int
 
 class MisclassifiedImages(Panel):
     """Up to ``max_images`` validation images the network gets wrong, each with its predicted and true class:
-    one grid per epoch, ``misclassified`` (IMAGES tab). The first ones in the validation order, so from epoch to
-    epoch you see which mistakes get fixed."""
+    one grid per epoch, ``misclassified`` (IMAGES tab), in whole rows of ``per_row`` (fewer than that: one row).
+    The first ones in the validation order, so from epoch to epoch you see which mistakes get fixed."""
 
     def __init__(self, max_images: int = 16, per_row: int = 8) -> None:
         self.max_images, self.per_row = max_images, per_row
@@ -83,6 +83,8 @@ class MisclassifiedImages(Panel):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.count and not trainer.sanity_checking:
             x, preds, y = (torch.cat(parts).cpu() for parts in zip(*self.found, strict=True))
+            if self.count > self.per_row:  # whole rows only: fewer tiles rather than empty slots
+                x, preds, y = (t[: self.count - self.count % self.per_row] for t in (x, preds, y))
             names = pl_module.task.names  # the class folders' names (data=images), or the classes' numbers
             captions = [[names[i] for i in classes.tolist()] for classes in (preds, y)]
             grid = captioned_grid(x.float(), *captions, self.per_row)
