@@ -145,9 +145,11 @@ def final_test(
     metrics = {name: value for name, value in last.items() if name.startswith("train/")}
     metrics |= {f"last_epoch/{name}": value for name, value in last.items() if name.startswith("val/")}
     best = best_checkpoint(trainer)
-    saved = read_checkpoint(Path(best)) if best else None
+    saved = read_checkpoint(Path(best)) if best else None  # read once: its weights and its validation metrics
+    if saved:
+        module.load_state_dict(saved["state_dict"])  # test the best weights (without a checkpoint: the last ones)
     metrics |= saved["validation"] if saved else {name: v for name, v in last.items() if name.startswith("val/")}
-    trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
+    trainer.test(module, datamodule=datamodule, verbose=False)
     metrics |= {name: float(value) for name, value in trainer.callback_metrics.items() if name.startswith("test/")}
     if (baseline := datamodule.baseline()) is not None:
         metrics["baseline/val/loss"] = baseline

@@ -36,6 +36,7 @@ class Run:
 
     @classmethod
     def read(cls, path: Path) -> "Run":
+        """Read checkpoint ``path`` and, in a run folder, the config saved there: once, for the whole program."""
         checkpoint = read_checkpoint(path)
         if not isinstance(checkpoint.get("hyper_parameters", {}).get("data"), dict):
             raise CheckpointError(f"ckpt_path={path}: holds no description of its data (hyper_parameters.data): it "
