@@ -66,7 +66,7 @@ def keys(node) -> set[str]:
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
 def test_yaml_keys_are_the_constructors_arguments(tmp_path, group: str, option: str) -> None:
-    if group in ("experiment", "debug", "hparams_search", "hydra", "objective", "preset"):  # global, not one constructor
+    if group in ("experiment", "debug", "hparams_search", "hydra", "objective", "preset"):  # global presets
         return
     cfg = compose_config(tmp_path, f"{group}={option}")
     nodes = cfg[group].values() if group == "callbacks" else [cfg[group]]
