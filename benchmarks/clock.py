@@ -62,6 +62,6 @@ class EpochClock(L.Callback):
         self.epoch_seconds.append(self.now(trainer) - self.started)
         record = {"first_step": self.first_step, "epoch_seconds": self.epoch_seconds,
                   "before_first_epoch": self.before_first_epoch,
-                  "val_acc": float(trainer.callback_metrics["val/acc"])}
+                  "val_loss": float(trainer.callback_metrics["val/loss"])}
         self.path.write_text(json.dumps(record))
         self.signal(b"done")

@@ -2,8 +2,9 @@
 
 - reference: batches cut from tensors already in memory (what the template's datamodule does), so the only
   difference from the template is Lightning, its callbacks and its logger;
-- classic: a torchvision-style ``Dataset`` that decodes one PIL image at a time through ``ToTensor`` and
-  ``Normalize``, batched by a ``DataLoader`` (pytorch/examples' mnist), so the input pipeline is the difference.
+- classic: a ``DataLoader`` that fetches one example at a time and collates them: for images a torchvision-style
+  ``Dataset`` decoding PIL images through ``ToTensor`` and ``Normalize`` (pytorch/examples' mnist), for words and
+  tables a ``TensorDataset``; so the input pipeline is the difference.
 """
 
 import time
@@ -11,14 +12,14 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from omegaconf import DictConfig
 from PIL import Image
 from torch import Tensor, nn
 from torch.optim import Optimizer
-from torch.utils.data import DataLoader, Dataset, Subset, random_split
+from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
 
 Batches = Iterable[tuple[Tensor, Tensor]]
+Loss = Callable[[Tensor, Tensor], Tensor]
 
 
 def clock(device: torch.device) -> float:
@@ -31,11 +32,12 @@ def clock(device: torch.device) -> float:
 class PlainLoop:
     """A hand-written training loop that runs one epoch per call, timing each: forward, loss, backward, step."""
 
-    def __init__(self, model: nn.Module, optimizer: Optimizer, train: Callable[[], Batches],
+    def __init__(self, model: nn.Module, optimizer: Optimizer, loss: Loss, train: Callable[[], Batches],
                  val: Callable[[], Batches], device: torch.device) -> None:
-        self.model, self.optimizer, self.train, self.val, self.device = model, optimizer, train, val, device
+        self.model, self.optimizer, self.loss, self.train, self.val = model, optimizer, loss, train, val
+        self.device = device
         self.epoch_seconds: list[float] = []
-        self.val_acc = float("nan")
+        self.val_loss = float("nan")
 
     def epoch(self) -> None:
         """One pass of training steps over the train split, then one evaluation pass over the val split."""
@@ -43,26 +45,24 @@ class PlainLoop:
         self.model.train()
         for x, y in self.train():
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)  # no-op if there
-            loss = F.cross_entropy(self.model(x), y)  # forward pass and loss
+            loss = self.loss(self.model(x), y)  # forward pass and the task's loss (the template's Learner.loss)
             self.optimizer.zero_grad()
             loss.backward()  # backpropagation
             self.optimizer.step()  # gradient descent
-        self.val_acc = evaluate(self.model, self.val(), self.device)
+        self.val_loss = evaluate(self.model, self.loss, self.val(), self.device)
         self.epoch_seconds.append(clock(self.device) - start)
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: Batches, device: torch.device) -> float:
-    """Validation loss and accuracy over ``batches``, as the template computes them every epoch; returns accuracy."""
+def evaluate(model: nn.Module, loss: Loss, batches: Batches, device: torch.device) -> float:
+    """The validation loss over ``batches`` (the mean over examples), as the template computes it every epoch."""
     model.eval()
-    loss_sum, correct, count = torch.zeros((), device=device), torch.zeros((), device=device), 0
+    loss_sum, count = torch.zeros((), device=device), 0
     for x, y in batches:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        logits = model(x)
-        loss_sum += F.cross_entropy(logits, y, reduction="sum")
-        correct += (logits.argmax(dim=1) == y).sum()
+        loss_sum += loss(model(x), y) * len(y)
         count += len(y)
-    return (correct / count).item()
+    return (loss_sum / count).item()
 
 
 def in_memory_batches(x: Tensor, y: Tensor, batch_size: int) -> Callable[[], Iterator[tuple[Tensor, Tensor]]]:
@@ -88,8 +88,11 @@ class PILImages(Dataset):
         return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
 
 
-def classic_datasets(data: DictConfig) -> tuple[Subset, Subset]:
-    """The training and validation images of ``data`` (a conf/data node) as per-sample datasets, same sizes."""
+def classic_datasets(data: DictConfig, splits: dict[str, TensorDataset]) -> tuple[Dataset, Dataset]:
+    """The training and validation examples of ``data`` (a conf/data node) as per-sample datasets, same sizes:
+    images decoded one by one as torchvision does; words and tables (``splits``, the template's) as they are."""
+    if "mean" not in data:  # not images: the template's own tensors, fetched one example at a time
+        return splits["train"], splits["val"]
     from torchvision import datasets, transforms  # the classic pipeline is torchvision's; the template needs none
 
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((data.mean,), (data.std,))])

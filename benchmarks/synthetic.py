@@ -1,4 +1,4 @@
-"""MNIST-format files for machines without MNIST: same sizes, same IDX format, learnable made-up digits.
+"""Made-up data in real formats: MNIST's IDX files for machines without MNIST, and a price list as a CSV table.
 
 Each class gets a random 28x28 pattern of bright 4x4 blocks on black (about MNIST's share of ink); an image is its
 class's pattern plus dim pixel noise, written in the IDX format (magic number, big-endian dimensions, raw uint8
@@ -11,6 +11,7 @@ benchmark would time that instead of the training loop.)
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
          "t10k": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -42,3 +43,22 @@ def write_mnist(root: Path, train_size: int = 60_000, test_size: int = 10_000, s
 def has_mnist(root: Path) -> bool:
     """Whether ``root`` holds the four gunzipped MNIST IDX files where torchvision looks for them."""
     return all((root / "MNIST" / "raw" / name).is_file() for pair in FILES.values() for name in pair)
+
+
+def write_table(path: Path, rows: int = 50_000, seed: int = 0) -> Path:
+    """A price list like the diamonds one (about 54,000 rows): six numbers and three categories -> price, a
+    learnable function of them plus noise, as a CSV file with a header row; returns ``path``."""
+    rng = np.random.default_rng(seed)
+    carat = rng.gamma(2.0, 0.4, rows)
+    table = pd.DataFrame({
+        "carat": carat.round(2), "depth": rng.normal(61.7, 1.4, rows).round(1),
+        "table": rng.normal(57, 2.2, rows).round(),
+        "x": (6.4 * carat ** (1 / 3)).round(2), "y": (6.4 * carat ** (1 / 3) + rng.normal(0, 0.05, rows)).round(2),
+        "z": (3.9 * carat ** (1 / 3)).round(2),
+        "cut": rng.choice(["Fair", "Good", "Very Good", "Premium", "Ideal"], rows),
+        "color": rng.choice(list("DEFGHIJ"), rows),
+        "clarity": rng.choice(["I1", "SI2", "SI1", "VS2", "VS1", "IF"], rows)})
+    grade = table["color"].map(dict(zip("DEFGHIJ", np.linspace(1.3, 0.7, 7), strict=True)))
+    table["price"] = (4000 * carat ** 1.6 * grade * rng.lognormal(0, 0.15, rows)).round()
+    table.to_csv(path, index=False)
+    return path

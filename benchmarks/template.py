@@ -24,7 +24,7 @@ class TemplateRun:
     epoch_seconds: list[float]
     startup: float  # process start -> first training step, seconds
     wall: float  # process start -> exit
-    val_acc: float
+    val_loss: float
     before_first_epoch: float  # fit start -> first epoch start (the sanity check, hooks run once), seconds
 
 
@@ -78,7 +78,7 @@ def clocked_result(child: Child, wall: float) -> TemplateRun:
     """What the clock of a finished ``start_clocked`` run recorded, with its start-up and ``wall`` time."""
     times = json.loads((child.run_dir / "epoch_clock.json").read_text())
     startup = times["first_step"] - child.start
-    return TemplateRun(times["epoch_seconds"], startup, wall, times["val_acc"], times["before_first_epoch"])
+    return TemplateRun(times["epoch_seconds"], startup, wall, times["val_loss"], times["before_first_epoch"])
 
 
 class SteppedRun:

@@ -1,13 +1,15 @@
 """Samples/s of the template against a hand-written PyTorch loop and the classic DataLoader loop, in one run.
 
-    python -m benchmarks.throughput           # MNIST-format files and digits, batch 64 and 512 (minutes)
+    python -m benchmarks.throughput           # MNIST-format files, digits, names, a table (minutes)
     python -m benchmarks.throughput --tiny    # one epoch of small data: shows that it still runs
 
-Four ways train the same MLP (784-256-256-256-10 with BatchNorm, Adam; 64 inputs on digits) for the same epochs
-with the same optimizer settings, batch size and threads: (1) the template, as ``python train.py``; (1b) the same
-with every callback off: Lightning's loop alone, the floor of any Lightning template; (2) the reference, a short
-plain-PyTorch loop over tensors in memory; (3) the classic torchvision Dataset + DataLoader + per-sample transform
-loop. One epoch = the training steps over the train split and one pass over the val split.
+Four ways train the same network for the same epochs with the same optimizer settings, batch size and threads:
+(1) the template, as ``python train.py``; (1b) the same with every callback off: Lightning's loop alone, the floor
+of any Lightning template; (2) the reference, a short plain-PyTorch loop over tensors in memory; (3) the classic
+Dataset + DataLoader loop, one example at a time. On MNIST and the digits the network is 784-256-256-256-10 with
+BatchNorm and Adam (64 inputs on digits) at batch 512 and 64; ``data=names`` and a 50,000-row table
+(``data=csv``) train as their presets say. One epoch = the training steps over the train split and one pass
+over the val split.
 """
 
 import argparse
@@ -48,11 +50,12 @@ def config(workdir: Path, overrides: list[str]) -> DictConfig:
         return compose("train", overrides=[f"output_dir={workdir}", *overrides])
 
 
-def model_and_optimizer(cfg: DictConfig, data: InMemoryDataModule, device: torch.device) -> tuple[nn.Module, Optimizer]:
-    """The template's own network and optimizer (its ``configure_optimizers``): the loops get the same settings."""
+def model_and_optimizer(cfg: DictConfig, data: InMemoryDataModule,
+                        device: torch.device) -> tuple[nn.Module, Optimizer, loops.Loss]:
+    """The template's own network, optimizer (its ``configure_optimizers``) and loss: the loops get the same."""
     torch.manual_seed(cfg.seed)
     module = Learner(data.signature(), plain(cfg.model), plain(cfg.optimizer)).to(device)
-    return module.model, module.configure_optimizers()  # no scheduler given: the optimizer alone
+    return module.model, module.configure_optimizers(), module.loss  # no scheduler given: the optimizer alone
 
 
 def measure(cfg: DictConfig, overrides: list[str], data: InMemoryDataModule, classic: tuple[Dataset, Dataset],
@@ -74,7 +77,7 @@ def measure(cfg: DictConfig, overrides: list[str], data: InMemoryDataModule, cla
     take_turns(list(runs.values()), [reference.epoch, dataloader.epoch], cfg.epochs)
     ways = {name: asdict(run.result()) for name, run in runs.items()}
     for name, loop in (("reference", reference), ("classic", dataloader)):
-        ways[name] = {"epoch_seconds": loop.epoch_seconds, "val_acc": loop.val_acc}
+        ways[name] = {"epoch_seconds": loop.epoch_seconds, "val_loss": loop.val_loss}
     return {"batch_size": batch_size, "epochs": cfg.epochs, "train_samples": len(x), "paths": ways,
             "optimizer": report.describe(reference.optimizer),
             "flops_per_sample": ceiling.flops_per_sample(reference.model),
@@ -82,15 +85,24 @@ def measure(cfg: DictConfig, overrides: list[str], data: InMemoryDataModule, cla
 
 
 def datasets(args: argparse.Namespace, workdir: Path) -> dict[str, tuple[list[str], str]]:
-    """Each dataset's overrides and a one-line description; MNIST files are made up when none are at hand."""
-    root, source = args.mnist_root, f"MNIST IDX files in {args.mnist_root}"
-    if not synthetic.has_mnist(root):
-        train_size, test_size = (1200, 200) if args.tiny else (60_000, 10_000)
-        root = synthetic.write_mnist(workdir / "data", train_size, test_size)
-        source = f"synthetic MNIST-format IDX files ({train_size:,} + {test_size:,} images; none in {args.mnist_root})"
-    val_size = 200 if args.tiny else 5000
-    choices = {"mnist": (["data=mnist", f"data.root={root}", f"data.val_size={val_size}"], source),
-               "digits": (["data=digits"], "scikit-learn's bundled 8x8 digits")}
+    """Each dataset's overrides (MODEL for the images; the presets for names and the table) and a one-line
+    description; MNIST files and the table are made up (MNIST only when none are at hand)."""
+    choices = {"digits": ([*MODEL, "data=digits"], "scikit-learn's bundled 8x8 digits"),
+               "names": (["data=names"], "data=names at its preset (conf/preset/names.yaml)")}
+    if "mnist" in args.datasets:
+        root, source = args.mnist_root, f"MNIST IDX files in {args.mnist_root}"
+        if not synthetic.has_mnist(root):
+            train_size, test_size = (1200, 200) if args.tiny else (60_000, 10_000)
+            root = synthetic.write_mnist(workdir / "data", train_size, test_size)
+            source = (f"synthetic MNIST-format IDX files ({train_size:,} + {test_size:,} images; "
+                      f"none in {args.mnist_root})")
+        choices["mnist"] = ([*MODEL, "data=mnist", f"data.root={root}", f"data.val_size={200 if args.tiny else 5000}"],
+                            source)
+    if "table" in args.datasets:
+        rows = 2000 if args.tiny else 50_000
+        path = synthetic.write_table(workdir / "prices.csv", rows)
+        choices["table"] = (["data=csv", f"data.path={path}", "data.target=price"],
+                            f"a made-up {rows:,}-row price list (benchmarks/synthetic.py) at the csv preset")
     return {name: choices[name] for name in args.datasets}
 
 
@@ -101,13 +113,14 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
     accelerator = "gpu" if args.device == "cuda" else "cpu"  # the device of every way, not "auto"
     for name, (data_overrides, source) in datasets(args, workdir).items():
         epochs = args.digits_epochs if name == "digits" else args.epochs
-        data_overrides = [*data_overrides, f"trainer.accelerator={accelerator}"]
-        cfg = config(workdir, [*data_overrides, *MODEL, f"epochs={epochs}"])
+        # The same threads in every way: the template's own rule (training.py: compute_threads) is overridden.
+        data_overrides = [*data_overrides, f"trainer.accelerator={accelerator}", f"threads={args.threads}"]
+        cfg = config(workdir, [*data_overrides, f"epochs={epochs}"])
         data: InMemoryDataModule = instantiate(cfg.data)
         data.setup("fit")  # decoded once, shared by the reference loop at every batch size
-        classic = loops.classic_datasets(cfg.data)
-        for batch_size in args.batch_sizes:
-            overrides = [*data_overrides, *MODEL, f"epochs={epochs}", f"batch_size={batch_size}"]
+        classic = loops.classic_datasets(cfg.data, data.splits)
+        for batch_size in args.batch_sizes if name in ("mnist", "digits") else [cfg.batch_size]:
+            overrides = [*data_overrides, f"epochs={epochs}", f"batch_size={batch_size}"]
             cfg = config(workdir, overrides)
             result = measure(cfg, overrides, data, classic, args, workdir / f"{name}-{batch_size}")
             results["runs"].append({"dataset": name, "source": source, **report.summarise(result)})
@@ -130,8 +143,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line; ``--tiny`` shrinks everything to a smoke run."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="1 epoch of small data, batch 64: a smoke run")
-    parser.add_argument("--datasets", nargs="+", default=["mnist", "digits"], choices=["mnist", "digits"])
-    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[512, 64])
+    parser.add_argument("--datasets", nargs="+", default=["mnist", "digits", "names", "table"],
+                        choices=["mnist", "digits", "names", "table"])
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[512, 64], help="MNIST and digits")
     parser.add_argument("--epochs", type=int, default=6, help="MNIST epochs per way; the first is warm-up")
     parser.add_argument("--digits-epochs", type=int, default=20, help="digits epochs per way; the first is warm-up")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="compute threads, every way")

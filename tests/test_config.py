@@ -33,6 +33,8 @@ def test_every_option_composes_and_builds(tmp_path, group: str, option: str) -> 
     if group == "hparams_search":
         pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")  # the optuna extra
     overrides = [f"{group}@_global_={option}" if group == "objective" else f"{group}={option}"]
+    if group == "preset":  # a data option's: added to the default data
+        overrides = [f"+{group}@_global_={option}"]
     own = own_data(tmp_path, compose_config(tmp_path, *overrides).data)  # data.path=...: a small real file
     cfg = compose_config(tmp_path, *overrides, *own)
     data = instantiate(cfg.data)
@@ -63,7 +65,7 @@ def keys(node) -> set[str]:
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
 def test_yaml_keys_are_the_constructors_arguments(tmp_path, group: str, option: str) -> None:
-    if group in ("experiment", "debug", "hparams_search", "hydra", "objective"):  # global presets, not one constructor
+    if group in ("experiment", "debug", "hparams_search", "hydra", "objective", "preset"):  # global presets
         return
     cfg = compose_config(tmp_path, f"{group}={option}")
     nodes = cfg[group].values() if group == "callbacks" else [cfg[group]]

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
@@ -50,6 +51,19 @@ def skip_futile_gpu_probe() -> None:
         os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
 
 
+def compute_threads(threads: int | None, module: L.LightningModule, batch_size: int) -> int:
+    """The CPU threads each matmul uses: ``threads``, or one unless a training step is 1 GFLOP or more.
+
+    A step costs about 6 x weights x batch FLOPs (forward and backward). Below 1 GFLOP a second thread gains little
+    on a quiet machine and, on one that other work shares, makes every step wait for a busy core: 5-10x slower
+    here (docs/speed.md: "Threads").
+    """
+    if threads is not None:
+        return threads
+    flops = 6 * sum(p.numel() for p in module.parameters()) * batch_size
+    return torch.get_num_threads() if flops >= 1e9 else 1
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train on ``cfg.data``, test the best checkpoint, and return the final metrics (``{"lr": ...}`` with find_lr).
 
@@ -68,6 +82,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         optimizer=plain(cfg.optimizer),
         scheduler=plain(cfg.scheduler),
     )
+    torch.set_num_threads(compute_threads(cfg.get("threads"), module, cfg.batch_size))
     with own_folder_warnings_quiet(resuming=run is not None):
         trainer = build_trainer(cfg, module.hparams.data, run)  # 3. the loop, its logger and callbacks
         if cfg.find_lr:  # the learning-rate range test instead of training: python train.py find_lr=true

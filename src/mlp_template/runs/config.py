@@ -51,6 +51,7 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "batch_size": POSITIVE_INT,
     "seed": SEED,
     "find_lr": BOOLEAN,
+    "threads": (lambda v: v is None or (integer(v) and v >= 1), "an integer >= 1, or null (by the network size)"),
     "optimized_metric": (lambda v: v is None or (isinstance(v, str) and v.split("/")[0] in ("train", "val", "test")),
                          "a metric the run reports, e.g. val/acc, val/loss, val/r2, test/acc, or null (the task's)"),
     "optimized_direction": (lambda v: v in (None, "maximize", "minimize"), "maximize, minimize, or null (the task's)"),
