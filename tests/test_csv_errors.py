@@ -98,11 +98,13 @@ def test_a_header_may_name_columns_by_whole_numbers(tmp_path: Path) -> None:
     assert value == json.loads((tmp_path / "run" / "metrics.json").read_text())["val/loss"]  # a regression's
 
 
-def test_a_csv_of_classes_returns_val_acc_to_a_sweeper(tmp_path: Path) -> None:
-    """The CSV's target decides the task, and with it the metric train.py returns (conf/objective/task.yaml)."""
+def test_a_csv_of_classes_returns_val_acc_to_a_sweeper(tmp_path: Path, capsys) -> None:
+    """The CSV's target decides the task, and with it the metric train.py returns (conf/objective/task.yaml). The
+    end line says that 6 test rows make a rough figure."""
     path = write(tmp_path, GOOD)
     value = main(compose_config(tmp_path / "run", "data=csv", f"data.path={path}", "data.target=colour", "debug=fast"))
     assert value == json.loads((tmp_path / "run" / "metrics.json").read_text())["val/acc"]
+    assert "the test figures come from 6 examples only: read them as rough" in capsys.readouterr().out.splitlines()
 
 
 def test_eval_tests_the_split_it_trained_on_and_refuses_a_changed_file(tmp_path: Path) -> None:

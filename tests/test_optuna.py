@@ -58,7 +58,8 @@ def test_a_csv_search_optimises_the_direction_its_target_decides(tmp_path) -> No
     """data=csv leaves optimized_direction null: a target of classes makes the study maximise val/acc; a file that
     cannot be read stops the search in one line before any trial."""
     table = tmp_path / "table.csv"
-    table.write_text("size,colour\n" + "".join(f"{i},{'red' if i % 3 else 'blue'}\n" for i in range(60)))
+    # sizes 0, 2, 4...: sizes 0..59 would be the row numbers, which are left out (no input would be left)
+    table.write_text("size,colour\n" + "".join(f"{i * 2},{'red' if i % 3 else 'blue'}\n" for i in range(60)))
     command = multirun(tmp_path / "study", "hparams_search=optuna", "data=csv", f"data.path={table}",
                        "data.target=colour", "debug=fast", "hydra.sweeper.n_trials=1")
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)

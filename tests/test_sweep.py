@@ -70,7 +70,8 @@ def test_a_csv_sweep_ranks_by_its_tasks_metric_and_names_jobs_by_what_differs(tm
     """data=csv leaves the objective to the task its target decides: classes here, so val/acc, highest first. A
     shared override typed with a space (``[8, 4]``) is still shared: it names no job."""
     table = tmp_path / "table.csv"
-    table.write_text("size,colour\n" + "".join(f"{i},{'red' if i % 3 else 'blue'}\n" for i in range(60)))
+    # sizes 0, 2, 4...: sizes 0..59 would be the row numbers, which are left out (no input would be left)
+    table.write_text("size,colour\n" + "".join(f"{i * 2},{'red' if i % 3 else 'blue'}\n" for i in range(60)))
     command = multirun(tmp_path / "sweep", "data=csv", f"data.path={table}", "data.target=colour", "lr=0.02,0.2",
                        "model.hidden_sizes=[8, 4]", "debug=fast")
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -87,7 +88,7 @@ def test_sweeping_what_decides_the_task_needs_an_objective_and_each_path_names_i
     """Jobs whose data differs could differ in task, and so in the metric that ranks them: unless the command line
     gives the objective the sweep is refused in one line before any job. Given one, each job's folder is named by
     its whole path, as one folder name: two files called the same in two folders are two jobs."""
-    content = "size,colour\n" + "".join(f"{i},{'red' if i % 3 else 'blue'}\n" for i in range(60))
+    content = "size,colour\n" + "".join(f"{i * 2},{'red' if i % 3 else 'blue'}\n" for i in range(60))
     tables = [tmp_path / "a" / "data.csv", tmp_path / "b" / "data.csv"]
     for table in tables:
         table.parent.mkdir()

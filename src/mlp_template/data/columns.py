@@ -15,7 +15,7 @@ DATE_PARTS = ("days", "month", "weekday")  # a date becomes three numbers: days 
 # the first date), month 1-12, day of week 0-6 (Monday 0)
 
 
-def listing(items: list[str], width: int = 160) -> str:
+def listing(items: list[str], width: int = 120) -> str:
     """``a, b, c … and N more``: as many items as fit in ``width`` characters, so a printed line stays short."""
     shown: list[str] = []
     for item in items:

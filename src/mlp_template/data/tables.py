@@ -76,8 +76,9 @@ class TableDataModule(InMemoryDataModule):
         target = self.target_values(frame[self.target])
         if missing_target := int(target.isna().sum()):
             say(f"{missing_target} rows have no {self.target} (the target): left out")
-        inputs = self.gaps(convert(frame, kinds, self.source)[target.notna()], frame[target.notna()], kinds)
-        target = target[inputs.index]
+            frame, target = frame[target.notna()], target[target.notna()]  # a copy only then: a big table is big
+        inputs = self.gaps(convert(frame, kinds, self.source), frame, kinds)
+        target = target[inputs.index] if len(inputs) < len(target) else target
         self.task, why = choose_task(target, self.task_given, self.source)
         say(f"task: {self.task} ({why})")
         least = 2 if self.task == "regression" else 1  # R² compares a split's values with their mean: two at least
@@ -90,8 +91,8 @@ class TableDataModule(InMemoryDataModule):
             target.iloc[positions["train"].numpy()], self.target, self.task, classes)
         if line := categories_line(self.encoding, train):
             say(line)
-        features, _ = encode_rows(inputs, self.encoding)
-        x = (features - torch.tensor(self.encoding["input_mean"])) / torch.tensor(self.encoding["input_std"])
+        x, _ = encode_rows(inputs, self.encoding)
+        x.sub_(torch.tensor(self.encoding["input_mean"])).div_(torch.tensor(self.encoding["input_std"]))  # in place
         y = encode_targets(target, self.encoding)
         return {name: (x[rows], y[rows]) for name, rows in positions.items()}
 
