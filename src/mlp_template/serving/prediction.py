@@ -1,9 +1,10 @@
 """A trained network on new inputs: the forward pass alone, with the same preprocessing the run trained with.
 
-Inputs are what the run's data module read before preprocessing: for images, pixels scaled to [0, 1], bright
-strokes on a dark background, at the run's image size (8x8 for digits, 28x28 for MNIST); for a table, rows with
-the training table's columns. ``Predictor`` puts the run's normalisation in front of the network (and, for a
-number, its units behind it), so prediction and the exported model (export.py) preprocess identically.
+Inputs are what the run's data module read before preprocessing: image files, read at the run's size and colour
+as ``data=images`` reads them (data/image_files.py), or rows of pixels in [0, 1] at that size (8x8 for digits,
+28x28 for MNIST; bright strokes on a dark background); for a table, rows with the training table's columns.
+``Predictor`` puts the run's normalisation in front of the network (and, for a number, its units behind it), so
+prediction and the exported model (export.py) preprocess identically.
 """
 
 import csv
