@@ -18,7 +18,7 @@ CLASSIC_TARGET = 3.0
 WAYS = {"template": "(1) template: python train.py",
         "lightning": "(1b) Lightning alone: train.py, callbacks off",
         "reference": "(2) reference: hand loop, in-memory tensors",
-        "classic": "(3) classic: Dataset+DataLoader+ToTensor/Normalize"}
+        "classic": "(3) classic: DataLoader, one example at a time"}
 
 
 def describe(optimizer: Optimizer) -> str:

@@ -1,10 +1,12 @@
-"""What makes the template fast must not change what it computes: the epoch loss summed on the device."""
+"""What makes the template fast must not change what it computes (the epoch loss summed on the device), and the
+threads follow the network's size."""
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
 
 from mlp_template.module import Learner
-from mlp_template.training import plain
+from mlp_template.training import compute_threads, plain
 from tests.conftest import DIGITS, compose_config
 
 
@@ -31,3 +33,15 @@ def test_epoch_loss_is_the_sample_weighted_mean_of_the_step_losses(tmp_path) -> 
     assert [n for _, n in last_epoch] == [500, 500, 257]
     expected = sum(loss * n for loss, n in last_epoch) / 1257  # the second epoch's: the sum was reset in between
     assert abs(trainer.callback_metrics["train/loss"].item() - expected) < 1e-5
+
+
+def test_a_small_network_trains_on_one_thread_a_big_one_on_every_core_and_threads_overrides_both(tmp_path) -> None:
+    cfg = compose_config(tmp_path)
+    small = Learner(DIGITS, plain(cfg.model), plain(cfg.optimizer))  # 64-128-64-10: 17k weights, 3 MFLOP a step
+    big = Learner(DIGITS, {**plain(cfg.model), "hidden_sizes": [2048, 2048]}, plain(cfg.optimizer))  # 4.3M weights
+    assert compute_threads(None, small, batch_size=32) == 1
+    assert compute_threads(None, big, batch_size=64) == torch.get_num_threads()  # 1.6 GFLOP a step
+    assert compute_threads(None, big, batch_size=32) == 1  # 0.83 GFLOP
+    assert compute_threads(None, big, batch_size=1) == 1  # 26 MFLOP: too little for a second thread
+    assert compute_threads(3, small, batch_size=32) == 3
+    assert compose_config(tmp_path, "threads=2").threads == 2  # the knob on the command line

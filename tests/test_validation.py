@@ -21,6 +21,7 @@ BAD = [
     (["epochs=2.5"], "epochs=2.5: must be an integer >= 1"),
     (["batch_size=0"], "batch_size=0: must be an integer >= 1"),
     (["seed=-1"], "seed=-1: must be an integer in [0, 4294967295]"),
+    (["threads=0"], "threads=0: must be an integer >= 1, or null (by the network size)"),
     (["model.hidden_sizes=[64,0]"], "model.hidden_sizes=[64, 0]: must be a list of integers >= 1"),
     (["model.hidden_sizes=64"], "model.hidden_sizes=64: must be a list of integers >= 1"),
     (["model.activation=relux"], "model.activation=relux: must be one of relu, leaky_relu, gelu, silu, tanh, sigmoid"),
@@ -99,8 +100,8 @@ def test_data_root_must_be_a_folder(tmp_path: Path, idx_root: Path) -> None:
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
 def test_every_shipped_option_is_valid(tmp_path: Path, group: str, option: str) -> None:
-    if group == "objective":  # picked by the data options, as a global package
-        group = "objective@_global_"
+    if group in ("objective", "preset"):  # picked by the data options, as a global package
+        group = f"{'+' * (group == 'preset')}{group}@_global_"  # a preset is added: digits has none
     given = [f"data.{key}=x" for key in required(compose_config(tmp_path, f"{group}={option}").data)]  # data.path=...
     cfg = compose_config(tmp_path, f"{group}={option}", *given)
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():  # trainer=gpu, ddp_gpu on this machine
