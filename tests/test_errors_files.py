@@ -36,8 +36,8 @@ CASES = {  # name: (program, its arguments, the files in its folder (None: a fol
                                              "error: inputs=new.csv: not a table of numbers: row 1 holds 'blue'; this "
                                              "network takes images, 64 pixel values per row, in [0, 1]"),
     "inputs: a file that is no image": ("predict", ["inputs=images"], {"images": None, "images/a.png": b"GIF89a?"},
-                                        "error: inputs=images: a.png is not an image PIL can read (cannot identify "
-                                        "image file 'images/a.png')"),
+                                        "error: inputs=images: images/a.png is not an image Pillow can read (in no "
+                                        "format Pillow knows)"),
     "output: a folder": ("predict", ["inputs=new.npy", "output=out"], {"out": None},
                          "error: output=out: is a folder; give a file name, e.g. output=out/predictions.csv"),
     "output: in no folder": ("predict", ["inputs=new.npy", "output=nowhere/predictions.csv"], {},

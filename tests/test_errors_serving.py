@@ -15,7 +15,7 @@ from tests.test_errors_files import MAINS, serving_config, snapshot
 CASES = {  # name: (program, its arguments, the line it ends with)
     "generate.py on a classification network": (
         "generate", [], "error: ckpt_path=checkpoints/last.ckpt: a classification network, which writes no words; "
-        "generate.py samples from a next-token run (python train.py data=names)"),
+        "generate.py samples from a next-token run (python train.py data=words data.path=...)"),
     "generate.py num=0": ("generate", ["num=0"], "error: num=0: must be an integer >= 1"),
     "export.py format=tflite": ("export", ["format=tflite"], "error: format=tflite: must be one of torch_export, onnx"),
     "predict.py, rows of the wrong width": (

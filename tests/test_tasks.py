@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mlp_template.errors import UserError
 from mlp_template.module import Learner
-from mlp_template.panels.confusion import confusion_frame
+from mlp_template.panels.confusion import cell_size, confusion_frame
 from mlp_template.runs.config import ConfigError
 from mlp_template.serving.export import export
 from mlp_template.serving.generation import generate
@@ -112,8 +112,9 @@ def test_csv_with_text_labels_is_classification_and_predict_gives_the_modules_cl
     assert ("always the most frequent class (ignores the inputs): test/acc "
             f"{metrics['always/test/acc']:.4f}  test/balanced_acc 0.5000") in printed
     assert events(run_dir).Tags()["images"] == ["confusion_matrix"]  # classes, but no images to show
-    named = confusion_frame(("benign", "malignant"), 20).size  # the picture has room for the labels' names
-    assert named != confusion_frame(("0", "1"), 20).size
+    labels = ("benign", "malignant")
+    named = confusion_frame(labels, cell_size(labels, 1)).size  # the picture has room for the labels' names
+    assert named != confusion_frame(("0", "1"), cell_size(("0", "1"), 1)).size
     assert all((image.width, image.height) == named for image in events(run_dir).Images("confusion_matrix"))
     # predict.py on the file's rows (the target column is there, and ignored) = the module on the same rows.
     out = predict(str(best(run_dir)), str(tables["cancer"]), str(tmp_path / "p.csv"))
@@ -171,9 +172,10 @@ def test_names_beats_the_character_frequency_baseline_and_writes_words_per_epoch
     assert [step for step, _ in scalars["val/perplexity"]] == [0, 1]
     assert "update_ratio/input" in scalars  # the embedding is the input layer's weights, watched like the others
     samples = events(run_dir).Tensors("sampled_words/text_summary")  # add_text's tag
-    assert [event.step for event in samples] == [0, 1]
-    words = [event.tensor_proto.string_val[0].decode() for event in samples]
-    assert words[0] != words[1] and all(word.count("`") == 16 for word in words)  # 8 words each, new ones
+    assert [event.step for event in samples] == [0, 1, 2]  # the untrained network's noise, then after each epoch
+    rows = samples[-1].tensor_proto.string_val[0].decode().splitlines()[2:]  # the table so far, under its header
+    words = [row.split("|")[2] for row in rows]
+    assert len(set(words)) == 3 and all(line.count("`") == 16 for line in words)  # 8 words a line, new ones
 
 
 def test_generate_is_reproducible_continues_a_prefix_and_names_unknown_characters(names_run, capsys) -> None:

@@ -20,14 +20,15 @@ SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".
 def read_image(path: Path, shape: tuple[int, ...], where: str) -> Tensor:
     """One image file as pixels in [0, 1], ``shape`` (channels, height, width): grey (1) or RGB (3), resized to
     the run's size; shrinking averages areas (Pillow's BOX filter), as scikit-learn's 8x8 digits were made."""
-    from PIL import Image  # imported here, as torchvision: only image files need them
+    from PIL import Image, UnidentifiedImageError  # imported here, as torchvision: only image files need them
     from torchvision.datasets.folder import default_loader
 
     channels, height, width = shape
     try:
         image = default_loader(str(path))  # ImageFolder's loader: any mode Pillow reads, as RGB
     except OSError as e:  # Pillow's UnidentifiedImageError, a truncated file
-        raise UserError(f"{where}: {path} is not an image Pillow can read ({e})") from e
+        why = "in no format Pillow knows" if isinstance(e, UnidentifiedImageError) else str(e)
+        raise UserError(f"{where}: {path} is not an image Pillow can read ({why})") from e
     image = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.Resampling.BOX)
     pixels = np.asarray(image, dtype=np.float32).reshape(height, width, channels) / 255.0
     return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()  # (H, W, C) -> (C, H, W)
