@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mlp_template.errors import UserError
 from mlp_template.module import Learner
-from mlp_template.panels.confusion import cell_size, confusion_frame
+from mlp_template.panels.confusion import draw_confusion
 from mlp_template.runs.config import ConfigError
 from mlp_template.serving.export import export
 from mlp_template.serving.generation import generate
@@ -112,9 +112,9 @@ def test_csv_with_text_labels_is_classification_and_predict_gives_the_modules_cl
     assert ("always the most frequent class (ignores the inputs): test/acc "
             f"{metrics['always/test/acc']:.4f}  test/balanced_acc 0.5000") in printed
     assert events(run_dir).Tags()["images"] == ["confusion_matrix"]  # classes, but no images to show
-    labels = ("benign", "malignant")
-    named = confusion_frame(labels, cell_size(labels, 1)).size  # the picture has room for the labels' names
-    assert named != confusion_frame(("0", "1"), cell_size(("0", "1"), 1)).size
+    empty = [[0, 0], [0, 0]]
+    named = draw_confusion(empty, ("benign", "malignant")).size  # the picture has room for the labels' names
+    assert named != draw_confusion(empty, ("0", "1")).size
     assert all((image.width, image.height) == named for image in events(run_dir).Images("confusion_matrix"))
     # predict.py on the file's rows (the target column is there, and ignored) = the module on the same rows.
     out = predict(str(best(run_dir)), str(tables["cancer"]), str(tmp_path / "p.csv"))
