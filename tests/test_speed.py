@@ -2,11 +2,10 @@
 threads follow the network's size."""
 
 import lightning as L
-import torch
 from hydra.utils import instantiate
 
 from mlp_template.module import Learner
-from mlp_template.training import compute_threads, plain
+from mlp_template.training import DEFAULT_THREADS, compute_threads, plain
 from tests.conftest import DIGITS, compose_config
 
 
@@ -40,7 +39,7 @@ def test_a_small_network_trains_on_one_thread_a_big_one_on_every_core_and_thread
     small = Learner(DIGITS, plain(cfg.model), plain(cfg.optimizer))  # 64-128-64-10: 17k weights, 3 MFLOP a step
     big = Learner(DIGITS, {**plain(cfg.model), "hidden_sizes": [2048, 2048]}, plain(cfg.optimizer))  # 4.3M weights
     assert compute_threads(None, small, batch_size=32) == 1
-    assert compute_threads(None, big, batch_size=64) == torch.get_num_threads()  # 1.6 GFLOP a step
+    assert compute_threads(None, big, batch_size=64) == DEFAULT_THREADS  # 1.6 GFLOP a step
     assert compute_threads(None, big, batch_size=32) == 1  # 0.83 GFLOP
     assert compute_threads(None, big, batch_size=1) == 1  # 26 MFLOP: too little for a second thread
     assert compute_threads(3, small, batch_size=32) == 3

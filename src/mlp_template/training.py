@@ -32,6 +32,9 @@ from mlp_template.runs.folders import (
 from mlp_template.runs.run import Run, read_checkpoint, resumed_run
 from mlp_template.sweep import refuse_local_ddp_in_multirun
 
+# torch's default (one per core, or OMP_NUM_THREADS), read before a run sets its own: a sweep's jobs share a process.
+DEFAULT_THREADS = torch.get_num_threads()
+
 
 def plain(node: DictConfig | None) -> dict | None:
     """A resolved config group as plain containers: what a checkpoint may hold and still load weights-only."""
@@ -61,7 +64,7 @@ def compute_threads(threads: int | None, module: L.LightningModule, batch_size: 
     if threads is not None:
         return threads
     flops = 6 * sum(p.numel() for p in module.parameters()) * batch_size
-    return torch.get_num_threads() if flops >= 1e9 else 1
+    return DEFAULT_THREADS if flops >= 1e9 else 1
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
