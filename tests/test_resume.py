@@ -32,8 +32,8 @@ def run(run_dir: Path, *overrides: str) -> dict[str, float]:
 
 
 def curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    scalars = read_scalars(run_dir)
-    return {tag: scalars[tag] for tag in TAGS}
+    scalars = read_scalars(run_dir)  # in the order of the event files: a resume's, within the same second, may be first
+    return {tag: sorted(scalars[tag]) for tag in TAGS}
 
 
 def last_state(run_dir: Path) -> dict:
