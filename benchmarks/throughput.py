@@ -113,7 +113,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
     accelerator = "gpu" if args.device == "cuda" else "cpu"  # the device of every way, not "auto"
     for name, (data_overrides, source) in datasets(args, workdir).items():
         epochs = args.digits_epochs if name == "digits" else args.epochs
-        # The same threads in every way: the template's own rule (training.py: compute_threads) is overridden.
+        # The same threads in every way: the template's own rule (hardware.py: compute_threads) is overridden.
         data_overrides = [*data_overrides, f"trainer.accelerator={accelerator}", f"threads={args.threads}"]
         cfg = config(workdir, [*data_overrides, f"epochs={epochs}"])
         data: InMemoryDataModule = instantiate(cfg.data)

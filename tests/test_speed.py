@@ -4,8 +4,9 @@ threads follow the network's size."""
 import lightning as L
 from hydra.utils import instantiate
 
+from mlp_template.hardware import DEFAULT_THREADS, compute_threads
 from mlp_template.module import Learner
-from mlp_template.training import DEFAULT_THREADS, compute_threads, plain
+from mlp_template.training import plain
 from tests.conftest import DIGITS, compose_config
 
 

@@ -1,8 +1,6 @@
 """One training run, from a composed config to a tested checkpoint: data, network, training loop, logs."""
 
-import ctypes
 import json
-import os
 from pathlib import Path
 
 import lightning as L
@@ -14,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from mlp_template.data.datamodule import InMemoryDataModule
 from mlp_template.errors import UserError
 from mlp_template.files import output_folder
+from mlp_template.hardware import compute_threads, skip_futile_gpu_probe
 from mlp_template.learning_rate import find_lr
 from mlp_template.module import Learner
 from mlp_template.objective import settle
@@ -32,39 +31,10 @@ from mlp_template.runs.folders import (
 from mlp_template.runs.run import Run, read_checkpoint, resumed_run
 from mlp_template.sweep import refuse_local_ddp_in_multirun
 
-# torch's default (one per core, or OMP_NUM_THREADS), read before a run sets its own: a sweep's jobs share a process.
-DEFAULT_THREADS = torch.get_num_threads()
-
 
 def plain(node: DictConfig | None) -> dict | None:
     """A resolved config group as plain containers: what a checkpoint may hold and still load weights-only."""
     return OmegaConf.to_container(node, resolve=True) if node is not None else None
-
-
-def skip_futile_gpu_probe() -> None:
-    """On a machine without NVIDIA's driver, stop torch from searching for it at every Adam step.
-
-    Lightning sets PYTORCH_NVML_BASED_CUDA_CHECK=1 so that asking for a GPU never initialises CUDA; without the
-    driver's NVML library each check first searches for it in vain. That costs more than 3 % of an MNIST epoch at
-    batch 64 with Adam: ``python -m benchmarks.throughput --datasets mnist --batch-sizes 64`` (docs/speed.md).
-    """
-    try:
-        ctypes.CDLL("libnvidia-ml.so.1")  # the library torch's check loads; no Python API asks for it
-    except OSError:
-        os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
-
-
-def compute_threads(threads: int | None, module: L.LightningModule, batch_size: int) -> int:
-    """The CPU threads each matmul uses: ``threads``, or one unless a training step is 1 GFLOP or more.
-
-    A step costs about 6 x weights x batch FLOPs (forward and backward). Below 1 GFLOP a second thread gains little
-    on a quiet machine and, on one that other work shares, makes every step wait for a busy core: 5-10x slower
-    here (docs/speed.md: "Threads").
-    """
-    if threads is not None:
-        return threads
-    flops = 6 * sum(p.numel() for p in module.parameters()) * batch_size
-    return DEFAULT_THREADS if flops >= 1e9 else 1
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
