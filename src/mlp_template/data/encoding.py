@@ -12,7 +12,7 @@ from torch import Tensor
 
 from mlp_template.data import DataError
 from mlp_template.data.columns import convert, listing
-from mlp_template.data.csv_file import check_finite, read_csv
+from mlp_template.data.csv_file import read_csv
 
 MISSING = "missing"  # a category's gap is a category of its own
 OTHER = "other"  # each category column's last input: values seen in fewer than min_frequency training rows, or never
@@ -94,9 +94,7 @@ def read_rows(path: Path, encoding: dict) -> tuple[pd.DataFrame, Tensor, list[st
     if missing := [column for column in kinds if column not in frame.columns]:
         raise DataError(f"{where}: no column {missing[0]}, which the network takes as an input; it needs: "
                         f"{listing(list(kinds))}")
-    converted = convert(frame, kinds, where)
-    check_finite(converted, where)  # 1e39 is a float64, but no float32 the network could take
-    x, counts = encode_rows(converted, encoding)
+    x, counts = encode_rows(convert(frame, kinds, where), encoding)  # convert refuses what no float32 holds
     if counts["other"]:
         lines.append(said(counts["other"], f"{where}: categories training never saw or saw in fewer than "
                                            f"{encoding['min_frequency']} rows, read as 'other'"))
