@@ -111,6 +111,8 @@ def read_image_inputs(
 
 def read_csv_rows(path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
     """Numbers separated by commas, one example per row; a header line is skipped."""
+    from mlp_template.data.csv_file import is_number  # imported here: only a CSV's rows need it (and pandas)
+
     lines = [line for line in utf8_lines(path, "inputs") if line.strip()]
     header = 0 if lines and all(is_number(cell) for cell in lines[0].split(",")) else 1
     rows = [line.split(",") for line in lines[header:]]
@@ -125,14 +127,6 @@ def read_csv_rows(path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
             raise UserError(f"inputs={path}: row {number} holds {len(cells)} value(s), row 1 {len(rows[0])}; each "
                             "row is one image, all of one size")
     return np.array(rows, dtype=np.float32)
-
-
-def is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def predict(ckpt_path: str, inputs: str, output: str | None) -> Path:
