@@ -10,6 +10,7 @@ import pytest
 import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
+from mlp_template.data.columns import as_dates
 from mlp_template.data.tables import CsvDataModule
 from mlp_template.serving.prediction import predict
 from mlp_template.training import train
@@ -156,3 +157,10 @@ def test_rows_without_a_target_are_left_out_and_rare_categories_go_to_other(tmp_
     saved = tmp_path / "encoding.pt"
     torch.save(data.signature(), saved)
     assert torch.load(saved, weights_only=True) == data.signature()  # plain values: a checkpoint loads weights-only
+
+
+def test_day_first_dates_are_read_whole_when_the_first_could_be_either() -> None:
+    """A European export: 11/01/2016 reads as either; 16/09/2015 only day first, so the whole column is day first."""
+    dates = as_dates(pd.Series(["11/01/2016", "16/09/2015", "03/12/2014", None]))
+    assert list(dates[:3].dt.strftime("%Y-%m-%d")) == ["2016-01-11", "2015-09-16", "2014-12-03"] and pd.isna(dates[3])
+    assert list(as_dates(pd.Series(["11/01/2016", "12/25/2015"])).dt.day) == [1, 25]  # month first where it must be

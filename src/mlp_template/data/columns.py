@@ -3,6 +3,8 @@ inputs (row numbers, IDs and free text, empty columns). No Lightning here: predi
 code. docs/tables.md lists every decision.
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
@@ -112,15 +114,20 @@ def written_nan(column: pd.Series) -> pd.Series:
 
 def as_dates(column: pd.Series) -> pd.Series | None:
     """Text that is dates as datetimes (a gap or an unreadable date: NaT), or None: most of it is not dates. The
-    format is guessed from the first value (pandas' guess), then read at once for the whole column."""
+    format is pandas' guess from the first value, month first and day first (``11/01/2016`` is either), whichever
+    reads more of the column; on a tie, month first (pandas' default)."""
     if is_numeric(column):
         return None
     text = column.astype("str").where(column.notna())
     values = text.dropna()
-    if values.empty or not (form := guess_datetime_format(values.iloc[0])):
+    if values.empty:
         return None
-    dates = pd.to_datetime(text, errors="coerce", format=form)
-    return dates if dates.notna().sum() >= 0.9 * len(values) else None
+    with warnings.catch_warnings():  # pandas warns when it guesses day first unasked; here both are asked for
+        warnings.simplefilter("ignore", UserWarning)
+        forms = [guess_datetime_format(values.iloc[0], dayfirst=day_first) for day_first in (False, True)]
+    readings = [pd.to_datetime(text, errors="coerce", format=form) for form in dict.fromkeys(forms) if form]
+    dates = max(readings, key=lambda dates: dates.notna().sum(), default=None)  # max: the first of equals
+    return dates if dates is not None and dates.notna().sum() >= 0.9 * len(values) else None
 
 
 def convert(frame: pd.DataFrame, kinds: dict[str, str], where: str) -> pd.DataFrame:
