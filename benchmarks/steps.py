@@ -1,0 +1,178 @@
+"""Where an epoch's time goes: the template against Lightning alone and a hand loop, callback by callback.
+
+    python -m benchmarks.steps                                   # the default run's data and settings
+    python -m benchmarks.steps data=names                        # any train.py overrides
+    python -m benchmarks.steps data=csv data.path=prices.csv data.target=price --epochs 5 --rounds 3
+
+Every way trains the same network on the same data in this one process, built as ``train.py`` builds it
+(``training.checked_run`` and ``training.build_trainer``). It reports CPU milliseconds per epoch (the steps, the
+validation pass and the epoch's hooks and checkpoints; ``time.process_time``, which a busy machine disturbs less than
+wall time), the minimum over the epochs after the first and over the rounds; each round runs every way once.
+The ways:
+
+- the hand loop (``benchmarks/loops.py``), the same optimizer, batches cut from the same tensors;
+- Lightning alone: ``build_trainer`` with no callback, no progress bar, no checkpoint (the logger stays);
+- the same with ``automatic_optimization = False``, the four steps written in ``training_step``: what Lightning's
+  closure around them costs;
+- the same with as many empty callbacks as the template has: what Lightning's calls of their hooks cost;
+- the template, and the template without each of its callbacks in turn.
+"""
+
+import argparse
+import gc
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch import Tensor
+
+from benchmarks import loops
+from benchmarks.throughput import LIGHTNING_ALONE, config
+from mlp_template.data.datamodule import InMemoryDataModule
+from mlp_template.module import Learner
+from mlp_template.panels import Panel
+from mlp_template.training import build_trainer, checked_run, plain
+
+
+class CpuClock(L.Callback):
+    """CPU seconds of each epoch, from one epoch's start to the next (or to the end of training)."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self.started: float | None = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        now = time.process_time()
+        if self.started is not None:
+            self.seconds.append(now - self.started)
+        self.started = now
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.seconds.append(time.process_time() - self.started)
+
+
+class ManualLearner(Learner):
+    """The template's module with the four steps written out: no closure, no automatic optimizer hooks."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.automatic_optimization = False
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss = super().training_step(batch, batch_idx)  # forward pass and loss
+        optimizer = self.optimizers()
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()
+        return loss.detach()
+
+
+def lightning_epochs(
+    cfg: DictConfig, data: InMemoryDataModule, module_class: type[Learner] = Learner
+) -> tuple[list[float], float]:
+    """Train ``cfg.epochs`` epochs as ``train.py`` would (no final test); CPU seconds per epoch, the last val/loss."""
+    L.seed_everything(cfg.seed, verbose=False)
+    module = module_class(data.signature(), plain(cfg.model), plain(cfg.optimizer), plain(cfg.scheduler))
+    trainer = build_trainer(cfg, module.hparams.data, None)
+    clock = CpuClock()
+    trainer.callbacks.append(clock)  # Trainer.callbacks: the public list of its callbacks
+    trainer.fit(module, datamodule=data)
+    return clock.seconds, float(trainer.callback_metrics["val/loss"])
+
+
+def hand_epochs(cfg: DictConfig, data: InMemoryDataModule) -> tuple[list[float], float]:
+    """The same epochs in the hand loop; CPU seconds per epoch, the last val/loss."""
+    torch.manual_seed(cfg.seed)
+    module = Learner(data.signature(), plain(cfg.model), plain(cfg.optimizer))
+    x, y = data.splits["train"].tensors
+    loop = loops.PlainLoop(module.model, module.configure_optimizers(), module.loss,
+                           loops.in_memory_batches(x, y, cfg.batch_size),
+                           loops.in_memory_batches(*data.splits["val"].tensors, cfg.batch_size), torch.device("cpu"))
+    seconds = []
+    for _ in range(cfg.epochs):
+        start = time.process_time()
+        loop.epoch()
+        seconds.append(time.process_time() - start)
+    return seconds, loop.val_loss
+
+
+def template_callbacks(cfg: DictConfig, data: InMemoryDataModule) -> list[str]:
+    """The names of the callbacks the template runs on this data (the panels that apply to it)."""
+    names = []
+    for name, node in (cfg.callbacks or {}).items():
+        if node is None:
+            continue
+        callback = instantiate(node)
+        if not isinstance(callback, Panel) or callback.applies_to(data.signature()):
+            names.append(name)
+    return names
+
+
+def ways(overrides: list[str], workdir: Path, data: InMemoryDataModule, callbacks: list[str]) -> dict:
+    """Each way's name and how it trains one round: a function returning CPU seconds per epoch."""
+    alone = [*(f"~callbacks.{name}" for name in callbacks), *LIGHTNING_ALONE]
+    empty = [f"+callbacks.empty{i}._target_=lightning.pytorch.Callback" for i in range(len(callbacks))]
+
+    def compose(name: str, *extra: str) -> DictConfig:
+        return config(workdir / name.replace(" ", "_"), [*overrides, *extra])
+
+    table = {
+        "hand loop": lambda: hand_epochs(compose("hand"), data),
+        "Lightning alone": lambda: lightning_epochs(compose("alone", *alone), data),
+        "  manual optimization": lambda: lightning_epochs(compose("manual", *alone), data, ManualLearner),
+        f"  + {len(callbacks)} empty callbacks": lambda: lightning_epochs(compose("empty", *alone, *empty), data),
+        "the template": lambda: lightning_epochs(compose("template"), data),
+    }
+    for name in callbacks:
+        table[f"  without {name}"] = (lambda name=name: lightning_epochs(compose(name, f"~callbacks.{name}"), data))
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per way and round; the first is warm-up")
+    parser.add_argument("--rounds", type=int, default=2, help="times every way runs; the fastest epoch counts")
+    parser.add_argument("--threads", type=int, default=1, help="compute threads, every way")
+    args, overrides = parser.parse_known_args(argv)
+    if args.epochs < 2:
+        parser.error("--epochs must be 2 or more: the first epoch is warm-up, not counted")
+    torch.set_num_threads(args.threads)
+    overrides = [*overrides, f"epochs={args.epochs}", f"threads={args.threads}", "trainer.accelerator=cpu"]
+    with tempfile.TemporaryDirectory(prefix="mlp-template-steps-") as workdir:
+        cfg, data, _ = checked_run(config(Path(workdir) / "read", overrides))
+        data.setup("fit")
+        callbacks = template_callbacks(cfg, data)
+        table = ways(overrides, Path(workdir), data, callbacks)
+        best: dict[str, float] = {}
+        val_loss: dict[str, float] = {}
+        for _ in range(args.rounds):
+            for name, train in table.items():
+                gc.collect()  # the previous way's trainer and logger, not this way's epochs
+                epochs, val_loss[name] = train()
+                best[name] = min(best.get(name, math.inf), *epochs[1:])
+    steps = -(-len(data.splits["train"]) // cfg.batch_size)
+    print(f"python train.py {' '.join(overrides)}: {steps} training steps an epoch (batch {cfg.batch_size}), "
+          f"{args.threads} thread(s); CPU ms per epoch, the fastest of {args.epochs - 1} epochs x {args.rounds} rounds")
+    print(*report(best, val_loss, steps), sep="\n")
+
+
+def report(best: dict[str, float], val_loss: dict[str, float], steps: int) -> list[str]:
+    """A line per way: its epoch, its ratio to the hand loop's and its extra time (a "without" line: its difference
+    from the whole template, what that callback costs), and the validation loss it reached."""
+    lines = []
+    for name, seconds in best.items():
+        without = name.startswith("  without")
+        base = best["the template"] if without else best["hand loop"]
+        ratio = " " * 10 if without else f"{seconds / best['hand loop']:5.2f}x hand"
+        extra = seconds - base
+        extra = "" if name == "hand loop" else f"{extra * 1e3:+8.1f} ms {extra / steps * 1e6:+5.0f} us/step"
+        lines.append(f"{name:32s} {seconds * 1e3:8.1f} ms  {ratio} {extra:26s} val/loss {val_loss[name]:.4f}")
+    return lines
+
+if __name__ == "__main__":
+    main()
