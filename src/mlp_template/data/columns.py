@@ -113,26 +113,35 @@ def written_nan(column: pd.Series) -> pd.Series:
 
 
 def as_dates(column: pd.Series) -> pd.Series | None:
-    """Text that is dates as datetimes (a gap or an unreadable date: NaT), or None: most of it is not dates. The
-    format is pandas' guess from the first value, month first and day first (``11/01/2016`` is either), whichever
-    reads more of the column; on a tie, month first (pandas' default)."""
-    if is_numeric(column):
-        return None
-    text = column.astype("str").where(column.notna())
-    values = text.dropna()
-    if values.empty:
+    """Text that is dates as datetimes (a gap or an unreadable date: NaT), or None: most of it is not dates."""
+    form = date_format(column)
+    return None if form is None else read_dates(column, form)
+
+
+def date_format(column: pd.Series) -> str | None:
+    """The column's date format, or None: most of it is not dates. It is pandas' guess from the first value, month
+    first and day first (``11/01/2016`` is either), whichever reads more of the column; on a tie, month first
+    (pandas' default)."""
+    if is_numeric(column) or (values := column.dropna()).empty:
         return None
     with warnings.catch_warnings():  # pandas warns when it guesses day first unasked; here both are asked for
         warnings.simplefilter("ignore", UserWarning)
-        forms = [guess_datetime_format(values.iloc[0], dayfirst=day_first) for day_first in (False, True)]
-    readings = [pd.to_datetime(text, errors="coerce", format=form) for form in dict.fromkeys(forms) if form]
-    dates = max(readings, key=lambda dates: dates.notna().sum(), default=None)  # max: the first of equals
-    return dates if dates is not None and dates.notna().sum() >= 0.9 * len(values) else None
+        forms = [guess_datetime_format(str(values.iloc[0]), dayfirst=day_first) for day_first in (False, True)]
+    read = {form: int(read_dates(values, form).notna().sum()) for form in dict.fromkeys(forms) if form}
+    form = max(read, key=read.__getitem__, default=None)  # max: the first of equals
+    return form if form is not None and read[form] >= 0.9 * len(values) else None
 
 
-def convert(frame: pd.DataFrame, kinds: dict[str, str], where: str) -> pd.DataFrame:
+def read_dates(column: pd.Series, form: str) -> pd.Series:
+    """The column's dates in ``form``; a gap or a date not in that form: NaT."""
+    return pd.to_datetime(column.astype("str").where(column.notna()), errors="coerce", format=form)
+
+
+def convert(frame: pd.DataFrame, kinds: dict[str, str], where: str,
+            date_formats: dict[str, str] | None = None) -> pd.DataFrame:
     """The input columns as the network's encoding reads them: numbers (text read as numbers), categories as text
-    (whole-number codes without ``.0``), each date as three numbers (``DATE_PARTS``). Gaps stay gaps."""
+    (whole-number codes without ``.0``), each date as three numbers (``DATE_PARTS``), read in ``date_formats`` (the
+    training file's, for new rows) or else guessed. Gaps stay gaps, and so do dates not in the format."""
     columns = {}
     for column, what in kinds.items():
         if what == "number":
@@ -146,9 +155,10 @@ def convert(frame: pd.DataFrame, kinds: dict[str, str], where: str) -> pd.DataFr
                                 f"{frame[column].iloc[bad.argmax()]} is not a number, and the network was trained on "
                                 "numbers there")
             columns[column] = numbers
-        elif what == "date":
-            dates = as_dates(frame[column])
-            dates = dates if dates is not None else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+        elif what == "date":  # in the training file's format; guessed for a checkpoint saved before formats were
+            form = (date_formats or {}).get(column) or date_format(frame[column])
+            none = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")  # no dates read: each a gap
+            dates = read_dates(frame[column], form) if form else none
             columns |= {f"{column} ({part})": values for part, values in date_parts(dates).items()}
         else:
             columns[column] = category_text(frame[column])
