@@ -11,6 +11,7 @@ import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from mlp_template.data.columns import as_dates
+from mlp_template.data.encoding import read_rows
 from mlp_template.data.tables import CsvDataModule
 from mlp_template.serving.prediction import predict
 from mlp_template.training import train
@@ -164,3 +165,23 @@ def test_day_first_dates_are_read_whole_when_the_first_could_be_either() -> None
     dates = as_dates(pd.Series(["11/01/2016", "16/09/2015", "03/12/2014", None]))
     assert list(dates[:3].dt.strftime("%Y-%m-%d")) == ["2016-01-11", "2015-09-16", "2014-12-03"] and pd.isna(dates[3])
     assert list(as_dates(pd.Series(["11/01/2016", "12/25/2015"])).dt.day) == [1, 25]  # month first where it must be
+
+
+def test_predict_reads_dates_in_the_format_training_found_though_each_new_one_reads_either_way(tmp_path: Path) -> None:
+    """Trained on day-first dates (25/12/2016), new rows whose dates all read either way (11/01/2016) are read day
+    first too, not guessed again (month first: other dates, no message); a date not in that format is a gap."""
+    seen = pd.Timestamp("2016-01-01") + pd.to_timedelta(np.arange(40) * 9, unit="D")  # days 1-31: day first
+    data = read(tmp_path / "t.csv", "when,y", *(f"{day:%d/%m/%Y},{i * 0.5}" for i, day in enumerate(seen)))
+    (tmp_path / "new.csv").write_text("when\n11/01/2016\n03/02/2017\n05/06/2016\n12/25/2016\n")
+    _, x, lines = read_rows(tmp_path / "new.csv", data.signature())
+    inputs, days = data.encoding["inputs"], (pd.to_datetime(["2016-01-11", "2017-02-03", "2016-06-05"]) -
+                                             pd.Timestamp("1970-01-01")).days
+    assert x[:3, inputs.index("when (days)")].tolist() == list(days)
+    assert x[:3, inputs.index("when (month)")].tolist() == [1, 2, 6]
+    assert lines == [f"inputs={tmp_path / 'new.csv'}: gaps filled with the training median: when (days) 1, "
+                     "when (month) 1, when (weekday) 1"]  # 12/25/2016: no 25th month
+    old = {key: value for key, value in data.signature().items() if key != "date_formats"}  # an older checkpoint
+    assert read_rows(tmp_path / "new.csv", old)[1][:3, inputs.index("when (month)")].tolist() == [11, 3, 5]  # guessed
+    saved = tmp_path / "signature.pt"
+    torch.save(data.signature(), saved)
+    assert torch.load(saved, weights_only=True) == data.signature()  # plain values: a checkpoint loads weights-only

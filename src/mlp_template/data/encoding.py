@@ -18,13 +18,14 @@ MISSING = "missing"  # a category's gap is a category of its own
 OTHER = "other"  # each category column's last input: values seen in fewer than min_frequency training rows, or never
 
 
-def fit_encoding(train: pd.DataFrame, kinds: dict[str, str], min_frequency: int) -> dict:
+def fit_encoding(train: pd.DataFrame, kinds: dict[str, str], date_formats: dict[str, str], min_frequency: int) -> dict:
     """What the training rows (converted: columns.convert) say about each input column, as plain values.
 
     ``numeric``: the number columns (a date's three); ``medians``: what fills their gaps; ``flags``: those with gaps
     in training, each with a was-missing input; ``categories``: each category column's kept values (one input
     each, then ``other``); ``inputs``: every input's name; ``input_mean``/``input_std``: per input (0 and 1 for a
-    0/1 input).
+    0/1 input); ``date_formats``: each date column's format, found in the training file, in which new rows are read
+    (a new guess would read a file of 03/02/2017s month first after training on 25/12/2016s).
     """
     numeric = [column for column in train.columns if column not in kinds or kinds[column] != "category"]
     medians = train[numeric].median().fillna(0.0)  # a column empty in training: 0, and it stays constant
@@ -39,6 +40,7 @@ def fit_encoding(train: pd.DataFrame, kinds: dict[str, str], min_frequency: int)
         "input_mean": [*map(float, filled.mean()), *[0.0] * width],
         "input_std": [*map(float, filled.std(ddof=0).replace(0, 1).fillna(1)), *[1.0] * width],
         "kinds": kinds,
+        **({"date_formats": date_formats} if date_formats else {}),  # none without dates: older checkpoints match
         "numeric": numeric,
         "medians": [float(medians[column]) for column in numeric],
         "flags": flags,
@@ -94,7 +96,8 @@ def read_rows(path: Path, encoding: dict) -> tuple[pd.DataFrame, Tensor, list[st
     if missing := [column for column in kinds if column not in frame.columns]:
         raise DataError(f"{where}: no column {missing[0]}, which the network takes as an input; it needs: "
                         f"{listing(list(kinds))}")
-    x, counts = encode_rows(convert(frame, kinds, where), encoding)  # convert refuses what no float32 holds
+    rows = convert(frame, kinds, where, encoding.get("date_formats"))  # refuses what no float32 holds
+    x, counts = encode_rows(rows, encoding)
     if counts["other"]:
         lines.append(said(counts["other"], f"{where}: categories training never saw or saw in fewer than "
                                            f"{encoding['min_frequency']} rows, read as 'other'"))

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from mlp_template.data import DataError, Split, frequency_baseline, split_sizes, split_three_ways
-from mlp_template.data.columns import as_numbers, convert, decide_kinds, listing
+from mlp_template.data.columns import as_numbers, convert, date_format, decide_kinds, listing
 from mlp_template.data.csv_file import check_finite, check_values, is_number, is_numeric, read_csv
 from mlp_template.data.datamodule import InMemoryDataModule, say
 from mlp_template.data.encoding import categories_line, encode_rows, fit_encoding, said
@@ -68,6 +68,7 @@ class TableDataModule(InMemoryDataModule):
         frame = self.frame()
         self.check_columns(frame)
         kinds, lines = decide_kinds(frame, self.target, self.drop, self.categorical, self.source)
+        formats = {column: date_format(frame[column]) for column, what in kinds.items() if what == "date"}
         for line in lines:
             say(line)
         if not kinds:
@@ -77,7 +78,7 @@ class TableDataModule(InMemoryDataModule):
         if missing_target := int(target.isna().sum()):
             say(f"{missing_target} rows have no {self.target} (the target): left out")
             frame, target = frame[target.notna()], target[target.notna()]  # a copy only then: a big table is big
-        inputs = self.gaps(convert(frame, kinds, self.source), frame, kinds)
+        inputs = self.gaps(convert(frame, kinds, self.source, formats), frame, kinds)
         target = target[inputs.index] if len(inputs) < len(target) else target
         self.task, why = choose_task(target, self.task_given, self.source)
         say(f"task: {self.task} ({why})")
@@ -87,7 +88,7 @@ class TableDataModule(InMemoryDataModule):
         self.rows = {name: torch.from_numpy(inputs.index.to_numpy()[rows.numpy()]) for name, rows in positions.items()}
         train = inputs.iloc[positions["train"].numpy()]
         classes = sorted(class_names(target).unique(), key=class_order)
-        self.encoding = fit_encoding(train, kinds, self.min_frequency) | fit_target(
+        self.encoding = fit_encoding(train, kinds, formats, self.min_frequency) | fit_target(
             target.iloc[positions["train"].numpy()], self.target, self.task, classes)
         if line := categories_line(self.encoding, train):
             say(line)
