@@ -8,7 +8,8 @@ Every way trains the same network on the same data in this one process, built as
 (``training.checked_run`` and ``training.build_trainer``). It reports CPU milliseconds per epoch (the steps, the
 validation pass and the epoch's hooks and checkpoints; ``time.process_time``, which a busy machine disturbs less than
 wall time), the minimum over the epochs after the first and over the rounds; each round runs every way once.
-The ways:
+Each way trains in a process forked from one that has read the data, so that none inherits what an earlier way's
+trainer left behind (its logger's threads, its objects for the garbage collector to scan). The ways:
 
 - the hand loop (``benchmarks/loops.py``), the same optimizer, batches cut from the same tensors;
 - Lightning alone: ``build_trainer`` with no callback, no progress bar, no checkpoint (the logger stays);
@@ -20,9 +21,10 @@ The ways:
 
 import argparse
 import gc
-import math
+import multiprocessing
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -101,6 +103,27 @@ def hand_epochs(cfg: DictConfig, data: InMemoryDataModule) -> tuple[list[float],
     return seconds, loop.val_loss
 
 
+def in_child(train: Callable[[], tuple[list[float], float]]) -> tuple[list[float], float]:
+    """``train()`` in a forked copy of this process; what it returns."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+
+    def run() -> None:
+        gc.freeze()  # as train.py does: the objects from before the fork are never scanned again
+        send.send(train())
+
+    process = context.Process(target=run)
+    process.start()
+    send.close()
+    try:
+        result = receive.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(f"a way failed (exit code {process.exitcode}); its error is above") from None
+    process.join()
+    return result
+
+
 def template_callbacks(cfg: DictConfig, data: InMemoryDataModule) -> list[str]:
     """The names of the callbacks the template runs on this data (the panels that apply to it)."""
     names = []
@@ -148,17 +171,20 @@ def main(argv: list[str] | None = None) -> None:
         data.setup("fit")
         callbacks = template_callbacks(cfg, data)
         table = ways(overrides, Path(workdir), data, callbacks)
-        best: dict[str, float] = {}
+        rounds: dict[str, list[float]] = {}  # each way's fastest epoch, per round
         val_loss: dict[str, float] = {}
         for _ in range(args.rounds):
             for name, train in table.items():
-                gc.collect()  # the previous way's trainer and logger, not this way's epochs
-                epochs, val_loss[name] = train()
-                best[name] = min(best.get(name, math.inf), *epochs[1:])
+                epochs, val_loss[name] = in_child(train)
+                rounds.setdefault(name, []).append(min(epochs[1:]))
     steps = -(-len(data.splits["train"]) // cfg.batch_size)
     print(f"python train.py {' '.join(overrides)}: {steps} training steps an epoch (batch {cfg.batch_size}), "
           f"{args.threads} thread(s); CPU ms per epoch, the fastest of {args.epochs - 1} epochs x {args.rounds} rounds")
+    best = {name: min(fastest) for name, fastest in rounds.items()}
     print(*report(best, val_loss, steps), sep="\n")
+    spread = max(rounds["the template"]) - min(rounds["the template"])
+    print(f"the template's fastest epoch varied by {spread * 1e3:.1f} ms between its {args.rounds} rounds (processes): "
+          "a difference smaller than that is noise")
 
 
 def report(best: dict[str, float], val_loss: dict[str, float], steps: int) -> list[str]:
