@@ -2,7 +2,7 @@
 
     python -m benchmarks.steps                                   # the default run's data and settings
     python -m benchmarks.steps data=names                        # any train.py overrides
-    python -m benchmarks.steps data=csv data.path=prices.csv data.target=price --epochs 5 --rounds 3
+    python -m benchmarks.steps data=csv data.path=prices.csv data.target=price --epochs 8 --rounds 3
 
 Every way trains the same network on the same data in this one process, built as ``train.py`` builds it
 (``training.checked_run`` and ``training.build_trainer``). It reports CPU milliseconds per epoch (the steps, the
@@ -16,7 +16,13 @@ trainer left behind (its logger's threads, its objects for the garbage collector
 - the same with ``automatic_optimization = False``, the four steps written in ``training_step``: what Lightning's
   closure around them costs;
 - the same with as many empty callbacks as the template has: what Lightning's calls of their hooks cost;
-- the template, and the template without each of its callbacks in turn.
+- the template.
+
+Then it runs the template once more under Lightning's ``SimpleProfiler``, which times each hook of each callback
+and each part of Lightning's step from inside one run, and lists them per step and per epoch. Timing a template
+without each callback in turn, one process per way, was tried: each way keeps the memory layout of its own
+configuration, and that moved an epoch by up to 30 % (a callback that does nothing "cost" 50 ms), far more than
+most callbacks cost.
 """
 
 import argparse
@@ -30,6 +36,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.profilers import SimpleProfiler
 from omegaconf import DictConfig
 from torch import Tensor
 
@@ -103,7 +110,7 @@ def hand_epochs(cfg: DictConfig, data: InMemoryDataModule) -> tuple[list[float],
     return seconds, loop.val_loss
 
 
-def in_child(train: Callable[[], tuple[list[float], float]]) -> tuple[list[float], float]:
+def in_child(train: Callable[[], object]) -> object:
     """``train()`` in a forked copy of this process; what it returns."""
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
@@ -122,6 +129,53 @@ def in_child(train: Callable[[], tuple[list[float], float]]) -> tuple[list[float
         raise RuntimeError(f"a way failed (exit code {process.exitcode}); its error is above") from None
     process.join()
     return result
+
+
+PER_STEP_HOOKS = ("on_train_batch_start", "on_before_backward", "on_after_backward", "on_before_optimizer_step",
+                  "on_before_zero_grad", "on_train_batch_end")  # what Lightning calls on every callback, every step
+# Lightning's parts of a training step, by the end of the profiler's name for them (the strategy's name varies).
+STEP_PARTS = {
+    "train_dataloader_next": "the next batch (the sampler's indices, the tensors cut)",
+    ".batch_to_device": "the batch to the device (already there: the hooks only)",
+    "run_training_batch": "the step (run_training_batch): the hooks around it, and",
+    "Learner.optimizer_step": "  optimizer_step: Lightning's closure around the next three, and the update",
+    ".training_step": "    training_step: forward pass and loss",
+    "Learner.optimizer_zero_grad": "    zero_grad",
+    ".backward": "    backpropagation",
+}
+
+
+def profiled(cfg: DictConfig, data: InMemoryDataModule) -> dict[str, list[float]]:
+    """Train ``cfg.epochs`` epochs of the template under Lightning's SimpleProfiler; the seconds of each call of
+    each profiled action (``[Callback]<state key>.<hook>``, ``run_training_batch``, ...)."""
+    L.seed_everything(cfg.seed, verbose=False)
+    module = Learner(data.signature(), plain(cfg.model), plain(cfg.optimizer), plain(cfg.scheduler))
+    trainer = build_trainer(cfg, module.hparams.data, None)
+    trainer.fit(module, datamodule=data)
+    return dict(trainer.profiler.recorded_durations)
+
+
+def profile_lines(durations: dict[str, list[float]], epochs: int) -> list[str]:
+    """Lightning's step, part by part (us per step), and each callback's own work per epoch: in its per-step hooks,
+    and in the others (its epoch's pictures, its checkpoint), in ms; the profiler adds a few us to every call."""
+    steps = len(durations["run_training_batch"])
+    lines = ["Lightning's training step, by its SimpleProfiler (mean per step):"]
+    for suffix, what in STEP_PARTS.items():
+        action = next((name for name in durations if name.endswith(suffix) and "[Callback]" not in name), None)
+        if action is not None:
+            lines.append(f"  {what:76s} {sum(durations[action]) / steps * 1e6:6.0f} us")
+    own: dict[str, list[float]] = {}  # a callback's class: seconds in per-step hooks, in the others
+    for action, seconds in durations.items():
+        if action.startswith("[Callback]"):
+            key, hook = action.removeprefix("[Callback]").rsplit(".", 1)
+            split = own.setdefault(key.split("{")[0], [0.0, 0.0])
+            split[hook not in PER_STEP_HOOKS] += sum(seconds)
+    lines.append(f"each callback's own work, by the same profiler (ms per epoch, over {epochs} epochs): "
+                 "in its per-step hooks (us per step) | in the others (once an epoch, or once a run)")
+    for name, (per_step, rest) in sorted(own.items(), key=lambda item: -sum(item[1])):
+        lines.append(f"  {name:30s} {per_step / epochs * 1e3:6.1f} ms ({per_step / steps * 1e6:4.0f} us/step) | "
+                     f"{rest / epochs * 1e3:6.1f} ms")
+    return lines
 
 
 def template_callbacks(cfg: DictConfig, data: InMemoryDataModule) -> list[str]:
@@ -151,8 +205,6 @@ def ways(overrides: list[str], workdir: Path, data: InMemoryDataModule, callback
         f"  + {len(callbacks)} empty callbacks": lambda: lightning_epochs(compose("empty", *alone, *empty), data),
         "the template": lambda: lightning_epochs(compose("template"), data),
     }
-    for name in callbacks:
-        table[f"  without {name}"] = (lambda name=name: lightning_epochs(compose(name, f"~callbacks.{name}"), data))
     return table
 
 
@@ -177,27 +229,27 @@ def main(argv: list[str] | None = None) -> None:
             for name, train in table.items():
                 epochs, val_loss[name] = in_child(train)
                 rounds.setdefault(name, []).append(min(epochs[1:]))
+        profiler = [f"+trainer.profiler._target_={SimpleProfiler.__module__}.SimpleProfiler",
+                    f"+trainer.profiler.dirpath={workdir}", "+trainer.profiler.filename=profile"]  # not printed
+        durations = in_child(lambda: profiled(config(Path(workdir) / "profiled", [*overrides, *profiler]), data))
     steps = -(-len(data.splits["train"]) // cfg.batch_size)
     print(f"python train.py {' '.join(overrides)}: {steps} training steps an epoch (batch {cfg.batch_size}), "
           f"{args.threads} thread(s); CPU ms per epoch, the fastest of {args.epochs - 1} epochs x {args.rounds} rounds")
     best = {name: min(fastest) for name, fastest in rounds.items()}
     print(*report(best, val_loss, steps), sep="\n")
     spread = max(rounds["the template"]) - min(rounds["the template"])
-    print(f"the template's fastest epoch varied by {spread * 1e3:.1f} ms between its {args.rounds} rounds (processes): "
-          "a difference smaller than that is noise")
+    print(f"the template's fastest epoch varied by {spread * 1e3:.1f} ms between its {args.rounds} rounds (processes)")
+    print(*profile_lines(durations, args.epochs), sep="\n")
 
 
 def report(best: dict[str, float], val_loss: dict[str, float], steps: int) -> list[str]:
-    """A line per way: its epoch, its ratio to the hand loop's and its extra time (a "without" line: its difference
-    from the whole template, what that callback costs), and the validation loss it reached."""
+    """A line per way: its epoch, its ratio to the hand loop's, its extra time, and the validation loss it reached."""
     lines = []
     for name, seconds in best.items():
-        without = name.startswith("  without")
-        base = best["the template"] if without else best["hand loop"]
-        ratio = " " * 10 if without else f"{seconds / best['hand loop']:5.2f}x hand"
-        extra = seconds - base
+        extra = seconds - best["hand loop"]
         extra = "" if name == "hand loop" else f"{extra * 1e3:+8.1f} ms {extra / steps * 1e6:+5.0f} us/step"
-        lines.append(f"{name:32s} {seconds * 1e3:8.1f} ms  {ratio} {extra:26s} val/loss {val_loss[name]:.4f}")
+        lines.append(f"{name:32s} {seconds * 1e3:8.1f} ms  {seconds / best['hand loop']:5.2f}x hand {extra:26s} "
+                     f"val/loss {val_loss[name]:.4f}")
     return lines
 
 if __name__ == "__main__":
