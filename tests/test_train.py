@@ -56,8 +56,7 @@ def test_default_run_reaches_95_percent_on_digits(tmp_path) -> None:
     assert metrics["test/acc"] >= 0.95
 
 
-@pytest.mark.parametrize("off", [["~callbacks.checkpoint"], ["~callbacks"],
-                                 ["~callbacks.stop_on_signal", "~callbacks.divergence"]])
+@pytest.mark.parametrize("off", [["~callbacks.checkpoint"], ["~callbacks"], ["~callbacks.stop_on_signal", "~callbacks.divergence"]])
 def test_any_callbacks_can_be_switched_off(tmp_path, off) -> None:
     metrics = train(compose_config(tmp_path, "debug=fast", *off))
     assert {"test/acc", "val/acc", "train/loss"} <= set(metrics)

@@ -94,8 +94,7 @@ class Learner(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """A checkpoint carries the validation metrics its weights scored (saved right after validation), the random
-        generators (a resumed run draws the same dropout masks) and, taken mid-epoch, the epoch's training loss so
-        far."""
+        generators (a resumed run draws the same dropout masks) and, taken mid-epoch, the epoch's training loss so far."""
         checkpoint["random_state"] = random_state()
         checkpoint["train_loss_so_far"] = (self.train_loss_sum.cpu(), self.train_samples)
         checkpoint["validation"] = {name: float(value) for name, value in self.trainer.callback_metrics.items()
