@@ -46,7 +46,7 @@ def assert_stopped_cleanly(result: subprocess.CompletedProcess, checkpoint: dict
     progress = checkpoint["loops"]["fit_loop"]
     assert progress["epoch_progress"]["current"]["started"] in (1, 2)
     assert progress["epoch_loop.batch_progress"]["current"]["processed"] >= 1
-    assert "random_state" in checkpoint and checkpoint["optimizer_states"]
+    assert {"RandomState"} <= set(checkpoint["callbacks"]) and checkpoint["optimizer_states"]
     scalars = read_scalars(run_dir)  # flushed before exiting: epoch 0's points are on disk
     assert [step for step, _ in scalars["train/loss"]][:1] == [0] and scalars["val/loss"][0][0] == 0
     command = next(line for line in result.stdout.splitlines() if line.startswith("resume with: "))

@@ -56,7 +56,8 @@ def test_default_run_reaches_95_percent_on_digits(tmp_path) -> None:
     assert metrics["test/acc"] >= 0.95
 
 
-@pytest.mark.parametrize("off", [["~callbacks.checkpoint"], ["~callbacks"], ["~callbacks.stop_on_signal", "~callbacks.divergence"]])
+@pytest.mark.parametrize("off", [["~callbacks.checkpoint", "~callbacks.last_checkpoint"], ["~callbacks"],
+                                 ["~callbacks.stop_on_signal", "~callbacks.random_state", "~callbacks.divergence"]])
 def test_any_callbacks_can_be_switched_off(tmp_path, off) -> None:
     metrics = train(compose_config(tmp_path, "debug=fast", *off))
     assert {"test/acc", "val/acc", "train/loss"} <= set(metrics)
@@ -64,7 +65,7 @@ def test_any_callbacks_can_be_switched_off(tmp_path, off) -> None:
     if off == ["~callbacks"]:
         assert len(saved) == 1  # none of ours: Lightning's default checkpoint
     else:
-        assert ("last.ckpt" in saved) == ("~callbacks.checkpoint" not in off)
+        assert ("last.ckpt" in saved) == ("~callbacks.last_checkpoint" not in off)
 
 
 def test_a_refused_run_leaves_no_folder_and_a_refused_resume_changes_nothing(tmp_path) -> None:

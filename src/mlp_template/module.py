@@ -14,7 +14,6 @@ from torch.optim import Optimizer
 from torchmetrics import MeanMetric
 
 from mlp_template.model import build_network
-from mlp_template.runs.checkpoints import random_state, restore_random_state
 from mlp_template.tasks import TASKS
 
 
@@ -93,17 +92,14 @@ class Learner(L.LightningModule):
         self.train_loss.reset()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """A checkpoint carries the validation metrics its weights scored (saved right after validation), the random
-        generators (a resumed run draws the same dropout masks) and, taken mid-epoch, the epoch's training loss so far."""
-        checkpoint["random_state"] = random_state()
+        """A checkpoint carries the validation metrics its weights scored (saved right after validation) and, taken
+        mid-epoch, the epoch's training loss so far."""
         checkpoint["train_loss_so_far"] = (self.train_loss_sum.cpu(), self.train_samples)
         checkpoint["validation"] = {name: float(value) for name, value in self.trainer.callback_metrics.items()
                                     if name.startswith("val/")}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.train_loss_sum, self.train_samples = checkpoint.get("train_loss_so_far", (torch.zeros(()), 0))
-        if "random_state" in checkpoint:
-            restore_random_state(checkpoint["random_state"])
 
     def on_validation_epoch_end(self) -> None:
         self.log_epoch("val", self.val_loss, self.val_metrics, self.current_epoch)

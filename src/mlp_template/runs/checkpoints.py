@@ -106,26 +106,26 @@ def best_checkpoint(trainer: L.Trainer) -> str | None:
     return (savers[0].best_model_path or None) if savers else None
 
 
-def random_state() -> dict:
-    """The random generators' states, as tensors and plain values (a checkpoint holding them loads weights-only).
+class RandomState(L.Callback):
+    """Saves the random generators in every checkpoint and restores them on resume.
 
     Lightning 2 checkpoints do not hold them; without them a resumed run draws other dropout masks than the run
     that never stopped. (The data order needs none: it is a function of the seed and the epoch, see data/datamodule.py.)
     """
-    name, keys, position, has_gauss, gauss = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss),  # tensors load
-        "python": random.getstate(),  # weights-only; a numpy array would not
-    }
 
+    def state_dict(self) -> dict:
+        name, keys, position, has_gauss, gauss = np.random.get_state()
+        return {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss),  # tensors load
+            "python": random.getstate(),  # weights-only; a numpy array would not
+        }
 
-def restore_random_state(state: dict) -> None:
-    """Put the generators back as ``random_state()`` found them."""
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    name, keys, position, has_gauss, gauss = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
-    random.setstate(state["python"])
+    def load_state_dict(self, state_dict: dict) -> None:
+        torch.set_rng_state(state_dict["torch"])
+        if state_dict["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+        name, keys, position, has_gauss, gauss = state_dict["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+        random.setstate(state_dict["python"])
