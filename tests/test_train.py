@@ -56,6 +56,13 @@ def test_default_run_reaches_95_percent_on_digits(tmp_path) -> None:
     assert metrics["test/acc"] >= 0.95
 
 
+def test_last_ckpt_holds_the_last_epoch_even_when_it_is_not_the_best(tmp_path) -> None:
+    # mode=max makes the falling val/loss's first epoch the best one: no later epoch saves a new best checkpoint.
+    train(compose_config(tmp_path, "epochs=3", "callbacks.checkpoint.mode=max"))
+    saved = {p.name: torch.load(p, weights_only=True)["epoch"] for p in (tmp_path / "checkpoints").glob("*.ckpt")}
+    assert saved == {"epoch000.ckpt": 0, "last.ckpt": 2}  # resuming from last.ckpt loses no epoch
+
+
 @pytest.mark.parametrize("off", [["~callbacks.checkpoint", "~callbacks.last_checkpoint"], ["~callbacks"],
                                  ["~callbacks.stop_on_signal", "~callbacks.random_state", "~callbacks.divergence"]])
 def test_any_callbacks_can_be_switched_off(tmp_path, off) -> None:
