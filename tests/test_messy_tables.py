@@ -13,6 +13,8 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from mlp_template.data.columns import as_dates
 from mlp_template.data.encoding import read_rows
 from mlp_template.data.tables import CsvDataModule
+from mlp_template.runs.config import ConfigError
+from mlp_template.runs.run import Run
 from mlp_template.serving.prediction import predict
 from mlp_template.training import train
 from tests.test_tasks import best, run_config
@@ -185,3 +187,8 @@ def test_predict_reads_dates_in_the_format_training_found_though_each_new_one_re
     saved = tmp_path / "signature.pt"
     torch.save(data.signature(), saved)
     assert torch.load(saved, weights_only=True) == data.signature()  # plain values: a checkpoint loads weights-only
+    # eval.py or a resume in that older checkpoint's run folder: the same file, not "trained on other data".
+    Run(saved, {"hyper_parameters": {"data": old}}, None, None).check_data(data.signature(), same_run=True)
+    changed = {**old, "medians": [m + 1 for m in old["medians"]]}
+    with pytest.raises(ConfigError, match="its medians differs from the data read now"):  # still compared: the rest
+        Run(saved, {"hyper_parameters": {"data": changed}}, None, None).check_data(data.signature(), same_run=True)

@@ -18,6 +18,9 @@ from mlp_template.runs.config import ConfigError
 
 RUNS = Path("logs/runs")  # where train.py makes its run folders (conf/train.yaml: hydra.run.dir)
 SHAPE = ("task", "input_shape", "input_dtype", "vocab_size", "output_size")  # what the network's weights fit
+# What later versions added to a data signature: a checkpoint saved before lacks it, though its data is the same
+# (date_formats: each date column's format, guessed from the same file then as now).
+ADDED_LATER = ("date_formats",)
 
 
 class CheckpointError(UserError):
@@ -75,7 +78,7 @@ class Run:
         (eval, a resume in the run's own folder: a CSV edited since would move rows between the splits), or in
         ``SHAPE``, what the weights fit (a checkpoint from elsewhere)."""
         for key in dict.fromkeys([*self.data, *data]) if same_run else SHAPE:
-            if self.data.get(key) == data.get(key):
+            if self.data.get(key) == data.get(key) or (key in ADDED_LATER and key not in self.data):
                 continue
             if key in SHAPE:
                 raise ConfigError(f"ckpt_path={self.path} was trained on other data: {key} is {self.data.get(key)} in "
