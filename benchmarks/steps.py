@@ -1,15 +1,15 @@
-"""Where an epoch's time goes: the template against Lightning alone and a hand loop, callback by callback.
+"""Where an epoch's time goes: the template against Lightning alone and a hand loop, part by part.
 
     python -m benchmarks.steps                                   # the default run's data and settings
     python -m benchmarks.steps data=names                        # any train.py overrides
     python -m benchmarks.steps data=csv data.path=prices.csv data.target=price --epochs 8 --rounds 3
 
-Every way trains the same network on the same data in this one process, built as ``train.py`` builds it
-(``training.checked_run`` and ``training.build_trainer``). It reports CPU milliseconds per epoch (the steps, the
-validation pass and the epoch's hooks and checkpoints; ``time.process_time``, which a busy machine disturbs less than
-wall time), the minimum over the epochs after the first and over the rounds; each round runs every way once.
-Each way trains in a process forked from one that has read the data, so that none inherits what an earlier way's
-trainer left behind (its logger's threads, its objects for the garbage collector to scan). The ways:
+Every way trains the same network on the same data, built as ``train.py`` builds it (``training.checked_run`` and
+``training.build_trainer``), each in a process forked from one that has read the data once, so that none inherits
+what an earlier way's trainer left behind (its logger's threads, its objects for the garbage collector to scan). It
+reports CPU milliseconds per epoch (the steps, the validation pass and the epoch's hooks and checkpoints;
+``time.process_time``, which a busy machine disturbs less than wall time), the minimum over the epochs after the
+first and over the rounds; each round runs every way once. The ways:
 
 - the hand loop (``benchmarks/loops.py``), the same optimizer, batches cut from the same tensors;
 - Lightning alone: ``build_trainer`` with no callback, no progress bar, no checkpoint (the logger stays);
@@ -21,8 +21,8 @@ trainer left behind (its logger's threads, its objects for the garbage collector
 Then it runs the template once more under Lightning's ``SimpleProfiler``, which times each hook of each callback
 and each part of Lightning's step from inside one run, and lists them per step and per epoch. Timing a template
 without each callback in turn, one process per way, was tried: each way keeps the memory layout of its own
-configuration, and that moved an epoch by up to 30 % (a callback that does nothing "cost" 50 ms), far more than
-most callbacks cost.
+configuration, and that moved an epoch by up to 30 % in ways that did not repeat from one run to the next, far more
+than most callbacks cost.
 """
 
 import argparse
@@ -66,7 +66,9 @@ class CpuClock(L.Callback):
 
 
 class ManualLearner(Learner):
-    """The template's module with the four steps written out: no closure, no automatic optimizer hooks."""
+    """The template's module with the four steps written out: no closure, no automatic optimizer hooks. Lightning
+    then leaves the schedule to the module (stepped here once an epoch, as configure_optimizers asks) and refuses
+    ``gradient_clip_val`` and ``accumulate_grad_batches``, which the template's defaults do not set."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -79,6 +81,11 @@ class ManualLearner(Learner):
         self.manual_backward(loss)
         optimizer.step()
         return loss.detach()
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        if (scheduler := self.lr_schedulers()) is not None:
+            scheduler.step()
 
 
 def lightning_epochs(
