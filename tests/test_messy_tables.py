@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
-from mlp_template.data.columns import as_dates
+from mlp_template.data.columns import date_format, read_dates
 from mlp_template.data.encoding import read_rows
 from mlp_template.data.tables import CsvDataModule
 from mlp_template.runs.config import ConfigError
@@ -162,11 +162,17 @@ def test_rows_without_a_target_are_left_out_and_rare_categories_go_to_other(tmp_
     assert torch.load(saved, weights_only=True) == data.signature()  # plain values: a checkpoint loads weights-only
 
 
+def as_dates(cells: list[str | None]) -> pd.Series:
+    """The cells read as dates in the format training finds for them."""
+    column = pd.Series(cells)
+    return read_dates(column, date_format(column))
+
+
 def test_day_first_dates_are_read_whole_when_the_first_could_be_either() -> None:
     """A European export: 11/01/2016 reads as either; 16/09/2015 only day first, so the whole column is day first."""
-    dates = as_dates(pd.Series(["11/01/2016", "16/09/2015", "03/12/2014", None]))
+    dates = as_dates(["11/01/2016", "16/09/2015", "03/12/2014", None])
     assert list(dates[:3].dt.strftime("%Y-%m-%d")) == ["2016-01-11", "2015-09-16", "2014-12-03"] and pd.isna(dates[3])
-    assert list(as_dates(pd.Series(["11/01/2016", "12/25/2015"])).dt.day) == [1, 25]  # month first where it must be
+    assert list(as_dates(["11/01/2016", "12/25/2015"]).dt.day) == [1, 25]  # month first where it must be
 
 
 def test_predict_reads_dates_in_the_format_training_found_though_each_new_one_reads_either_way(tmp_path: Path) -> None:

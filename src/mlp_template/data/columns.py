@@ -30,23 +30,29 @@ def listing(items: list[str], width: int = 120) -> str:
 
 def decide_kinds(
     frame: pd.DataFrame, target: str, drop: list[str], categorical: list[str], where: str
-) -> tuple[dict[str, str], list[str]]:
-    """``{column: "number" | "category" | "date"}`` for each input column, and the lines saying what was decided:
-    columns left out and why, text read as numbers, dates."""
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """``{column: "number" | "category" | "date"}`` for each input column, ``{column: format}`` for the date columns,
+    and the lines saying what was decided: columns left out and why, text read as numbers, dates."""
     for key, names in (("data.drop", drop), ("data.categorical", categorical)):
         if unknown := [name for name in names if name not in frame.columns]:
             raise DataError(f"{where}: {key}: no column {listing(unknown)}; the columns are: "
                             f"{listing(list(map(str, frame.columns)))}")
     kinds: dict[str, str] = {}
+    formats: dict[str, str] = {}
     out: dict[str, list[str]] = {}
     for column in frame.columns:
         if column == target:
             continue
-        why = "data.drop" if column in drop else left_out(frame[column], column in frame.attrs.get("unnamed", []))
-        if why:
+        if column in drop:
+            out.setdefault("data.drop", []).append(column)
+            continue
+        cells, form = reading(frame[column])
+        if why := left_out(frame[column], column in frame.attrs.get("unnamed", []), cells):
             out.setdefault(why, []).append(column)
-        else:
-            kinds[column] = kind(frame[column], column in categorical, where)
+            continue
+        kinds[column] = kind(frame[column], column in categorical, where, cells)
+        if kinds[column] == "date":
+            formats[column] = form
     lines = [f"left out ({why}): {listing(names)}" for why, names in out.items()]
     if text := [c for c, k in kinds.items() if k == "number" and not is_numeric(frame[c])]:
         lines.append(f"read as numbers (written as text: thousands separators, a currency or percent sign): "
@@ -54,11 +60,20 @@ def decide_kinds(
     if dates := [c for c, k in kinds.items() if k == "date"]:
         lines.append(f"dates, each as three numbers (the day, standardised: days since the first; month; day of week): "
                      f"{listing(dates)}")
-    return kinds, lines
+    return kinds, formats, lines
 
 
-def left_out(column: pd.Series, unnamed: bool) -> str | None:
-    """Why ``column`` is not an input, or None: it is one."""
+def reading(column: pd.Series) -> tuple[str, str | None]:
+    """What the cells of ``column`` read as: ``("number", None)`` (numbers, or text that is numbers), ``("date",
+    format)`` or ``("text", None)``. Each reading parses the whole column: it is done once per column."""
+    if is_numeric(column) or as_numbers(column) is not None:
+        return "number", None
+    form = date_format(column)
+    return ("date", form) if form else ("text", None)
+
+
+def left_out(column: pd.Series, unnamed: bool, cells: str) -> str | None:
+    """Why ``column`` is not an input, or None: it is one. ``cells``: what they read as (``reading``)."""
     values = column.dropna()
     if values.empty:
         return "entirely empty"
@@ -69,21 +84,18 @@ def left_out(column: pd.Series, unnamed: bool) -> str | None:
     distinct = values.nunique()
     if unnamed and distinct == len(column):
         return "an unnamed first column with a different value in each row: row labels"
-    if not is_numeric(column) and as_numbers(column) is None and as_dates(column) is None \
-            and distinct > 10 and distinct >= MOSTLY_DIFFERENT * len(values):
+    if cells == "text" and distinct > 10 and distinct >= MOSTLY_DIFFERENT * len(values):
         return "a different value in (nearly) every row: IDs, names or free text"
     return None
 
 
-def kind(column: pd.Series, categorical: bool, where: str) -> str:
+def kind(column: pd.Series, categorical: bool, where: str, cells: str) -> str:
     if is_numeric(column):
         if categorical and not (column.dropna() == column.dropna().round()).all():
             raise DataError(f"{where}: data.categorical: column {column.name} holds fractions; only whole numbers "
                             "(codes) can be categories")
         return "category" if categorical else "number"
-    if as_numbers(column) is not None:
-        return "number"
-    return "date" if as_dates(column) is not None else "category"
+    return "category" if cells == "text" else cells
 
 
 def as_numbers(column: pd.Series) -> pd.Series | None:
@@ -110,12 +122,6 @@ def written_nan(column: pd.Series) -> pd.Series:
     if is_numeric(column):
         return pd.Series(False, index=column.index)
     return column.astype("str").str.strip().str.fullmatch(r"[-+]?nan", case=False).fillna(False).astype(bool)
-
-
-def as_dates(column: pd.Series) -> pd.Series | None:
-    """Text that is dates as datetimes (a gap or an unreadable date: NaT), or None: most of it is not dates."""
-    form = date_format(column)
-    return None if form is None else read_dates(column, form)
 
 
 def date_format(column: pd.Series) -> str | None:

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from mlp_template.data import DataError, Split, frequency_baseline, split_sizes, split_three_ways
-from mlp_template.data.columns import as_numbers, convert, date_format, decide_kinds, listing
+from mlp_template.data.columns import as_numbers, convert, decide_kinds, listing
 from mlp_template.data.csv_file import check_finite, check_values, is_number, is_numeric, read_csv
 from mlp_template.data.datamodule import InMemoryDataModule, say
 from mlp_template.data.encoding import categories_line, encode_rows, fit_encoding, said
@@ -67,8 +67,7 @@ class TableDataModule(InMemoryDataModule):
     def load(self) -> dict[str, Split]:
         frame = self.frame()
         self.check_columns(frame)
-        kinds, lines = decide_kinds(frame, self.target, self.drop, self.categorical, self.source)
-        formats = {column: date_format(frame[column]) for column, what in kinds.items() if what == "date"}
+        kinds, formats, lines = decide_kinds(frame, self.target, self.drop, self.categorical, self.source)
         for line in lines:
             say(line)
         if not kinds:
