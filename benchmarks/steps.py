@@ -35,7 +35,6 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
 from lightning.pytorch.profilers import SimpleProfiler
 from omegaconf import DictConfig
 from torch import Tensor
@@ -44,8 +43,8 @@ from benchmarks import loops
 from benchmarks.throughput import LIGHTNING_ALONE, config
 from mlp_template.data.datamodule import InMemoryDataModule
 from mlp_template.module import Learner
-from mlp_template.panels import Panel
 from mlp_template.training import build_trainer, checked_run, plain
+from mlp_template.training import callbacks as run_callbacks
 
 
 class CpuClock(L.Callback):
@@ -185,18 +184,6 @@ def profile_lines(durations: dict[str, list[float]], epochs: int) -> list[str]:
     return lines
 
 
-def template_callbacks(cfg: DictConfig, data: InMemoryDataModule) -> list[str]:
-    """The names of the callbacks the template runs on this data (the panels that apply to it)."""
-    names = []
-    for name, node in (cfg.callbacks or {}).items():
-        if node is None:
-            continue
-        callback = instantiate(node)
-        if not isinstance(callback, Panel) or callback.applies_to(data.signature()):
-            names.append(name)
-    return names
-
-
 def ways(overrides: list[str], workdir: Path, data: InMemoryDataModule, callbacks: list[str]) -> dict:
     """Each way's name and how it trains one round: a function returning CPU seconds per epoch."""
     alone = [*(f"~callbacks.{name}" for name in callbacks), *LIGHTNING_ALONE]
@@ -228,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="mlp-template-steps-") as workdir:
         cfg, data, _ = checked_run(config(Path(workdir) / "read", overrides))
         data.setup("fit")
-        callbacks = template_callbacks(cfg, data)
+        callbacks = list(run_callbacks(cfg, data.signature()))  # the panels that apply to this data
         table = ways(overrides, Path(workdir), data, callbacks)
         rounds: dict[str, list[float]] = {}  # each way's fastest epoch, per round
         val_loss: dict[str, float] = {}

@@ -14,8 +14,7 @@ import sys
 
 import pytest
 
-from benchmarks.steps import template_callbacks
-from mlp_template.training import checked_run
+from mlp_template.training import callbacks, checked_run
 from tests.conftest import ROOT, compose_config
 
 
@@ -81,7 +80,7 @@ def test_steps_benchmark_times_each_way_and_profiles_the_steps_and_each_callback
     assert result.returncode == 0, result.stderr[-3000:]
     lines = {line[:32].strip(): line[32:] for line in result.stdout.splitlines() if "val/loss" in line[32:]}
     cfg, data, _ = checked_run(compose_config(tmp_path))
-    digits = template_callbacks(cfg, data)  # the callbacks that apply to the digits (no scatter, no words)
+    digits = list(callbacks(cfg, data.signature()))  # the callbacks that apply to the digits (no scatter, no words)
     assert "checkpoint" in digits and "misclassified" in digits and "predicted_vs_true" not in digits
     assert list(lines) == ["hand loop", "Lightning alone", "manual optimization", f"+ {len(digits)} empty callbacks",
                            "the template"]

@@ -109,11 +109,17 @@ def finished(run: Run, cfg: DictConfig) -> dict[str, float] | None:
 
 
 def build_trainer(cfg: DictConfig, data: dict, run: Run | None) -> L.Trainer:
-    """Lightning's loop with this run's logger (continuing a resumed run's curves) and callbacks: the panels that
-    apply to ``data`` (a data module's signature), and none switched off with ``~callbacks.NAME`` or ``NAME: null``."""
-    callbacks = [instantiate(callback) for callback in (cfg.get("callbacks") or {}).values() if callback is not None]
-    callbacks = [callback for callback in callbacks if not isinstance(callback, Panel) or callback.applies_to(data)]
+    """Lightning's loop with this run's logger (continuing a resumed run's curves) and callbacks (``callbacks``)."""
     logger = build_logger(cfg, run.epochs_done if run else None)  # a resume logs from its first epoch on
-    trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, plugins=[AtomicCheckpointIO()])
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=list(callbacks(cfg, data).values()),
+                                     plugins=[AtomicCheckpointIO()])
     refuse_local_ddp_in_multirun(trainer)
     return trainer
+
+
+def callbacks(cfg: DictConfig, data: dict) -> dict[str, L.Callback]:
+    """The run's callbacks by their config names: the panels that apply to ``data`` (a data module's signature),
+    and none switched off with ``~callbacks.NAME`` or ``NAME: null``."""
+    built = {name: instantiate(node) for name, node in (cfg.get("callbacks") or {}).items() if node is not None}
+    return {name: callback for name, callback in built.items()
+            if not isinstance(callback, Panel) or callback.applies_to(data)}
